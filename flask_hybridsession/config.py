@@ -1,0 +1,308 @@
+"""Every ``HYBRID_SESSION_*`` key, its default and its check, in one place.
+
+:func:`load_settings` reads the app's config once, at ``init_app``, into a
+frozen :class:`Settings`. Defaults are written back with ``setdefault`` so
+``app.config`` shows what is in force.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import difflib
+import logging
+import typing as t
+from urllib.parse import urlsplit
+
+from .errors import ConfigurationError
+
+if t.TYPE_CHECKING:
+    import redis
+    from flask import Flask
+
+logger = logging.getLogger("flask_hybridsession")
+
+Mode = t.Literal["jwt", "server", "auto"]
+Transport = t.Literal["cookie", "header"]
+
+MODES: t.Final = ("jwt", "server", "auto")
+TRANSPORTS: t.Final = frozenset({"cookie", "header"})
+HMAC_ALGORITHMS: t.Final = ("HS256", "HS384", "HS512")
+ASYMMETRIC_ALGORITHMS: t.Final = ("RS256", "ES256", "EdDSA")
+ALGORITHMS: t.Final = HMAC_ALGORITHMS + ASYMMETRIC_ALGORITHMS
+URL_SCHEMES: t.Final = ("redis", "rediss", "unix")
+#: The shortest budget that still holds an empty session's cookie.
+MIN_COOKIE_BYTES: t.Final = 256
+#: Secrets shorter than this are refused outside debug and testing.
+MIN_SECRET_BYTES: t.Final = 32
+
+#: Every key this package reads, with its default.
+DEFAULTS: t.Final[dict[str, t.Any]] = {
+    "HYBRID_SESSION_MODE": "jwt",
+    "HYBRID_SESSION_REDIS_URL": None,
+    "HYBRID_SESSION_REDIS": None,
+    "HYBRID_SESSION_KEY_PREFIX": "hs:",
+    "HYBRID_SESSION_TRANSPORTS": ("cookie", "header"),
+    "HYBRID_SESSION_JWT_ALGORITHM": "HS256",
+    "HYBRID_SESSION_JWT_PRIVATE_KEY": None,
+    "HYBRID_SESSION_JWT_PUBLIC_KEYS": None,
+    "HYBRID_SESSION_JWT_ISSUER": None,
+    "HYBRID_SESSION_JWT_AUDIENCE": None,
+    "HYBRID_SESSION_JWT_LEEWAY": 30,
+    "HYBRID_SESSION_ENCRYPTION_KEYS": None,
+    "HYBRID_SESSION_IDLE_TIMEOUT": None,
+    "HYBRID_SESSION_ABSOLUTE_TIMEOUT": None,
+    "HYBRID_SESSION_MAX_COOKIE_BYTES": 4000,
+    "HYBRID_SESSION_REVOCATION": True,
+    "HYBRID_SESSION_REDIS_TIMEOUT": 0.5,
+    "HYBRID_SESSION_RETRY_AFTER": 5,
+    "HYBRID_SESSION_NAMING_KEY": None,
+}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    """The checked ``HYBRID_SESSION_*`` values of one app."""
+
+    mode: Mode
+    redis_url: str | None
+    redis_client: redis.Redis | None
+    key_prefix: str
+    transports: frozenset[Transport]
+    jwt_algorithm: str
+    jwt_private_key: bytes | None
+    jwt_public_keys: tuple[bytes, ...]
+    jwt_issuer: str | None
+    jwt_audience: str | None
+    jwt_leeway: int
+    encryption_keys: tuple[bytes, ...] | None
+    idle_timeout: int | None
+    absolute_timeout: int | None
+    max_cookie_bytes: int
+    revocation: bool
+    redis_timeout: float
+    retry_after: int
+    naming_key: bytes | None
+
+    @property
+    def needs_redis(self) -> bool:
+        """Whether this configuration talks to Redis at all."""
+        return self.mode != "jwt" or self.revocation
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _seconds(config: t.Mapping[str, t.Any], key: str, *, optional: bool) -> int | None:
+    value = config[key]
+    if value is None and optional:
+        return None
+    if isinstance(value, datetime.timedelta):
+        value = value.total_seconds()
+        if value == int(value):
+            value = int(value)
+    if not _is_int(value) or value <= 0:
+        raise ConfigurationError(
+            key, f"is {value!r}; use a positive whole number of seconds{' or None' * optional}."
+        )
+    return t.cast(int, value)
+
+
+def _pem(value: object, key: str) -> bytes:
+    if isinstance(value, str):
+        value = value.encode()
+    if not isinstance(value, bytes) or b"-----BEGIN" not in value:
+        raise ConfigurationError(key, "must be a PEM-encoded key (str or bytes).")
+    return value
+
+
+def _secret_length(secret: str | bytes) -> int:
+    return len(secret.encode() if isinstance(secret, str) else secret)
+
+
+def check_secret(app: Flask) -> None:
+    """Refuse a short ``SECRET_KEY`` outside debug and testing.
+
+    :raises ConfigurationError: the secret is shorter than 32 bytes.
+    """
+    for key in ("SECRET_KEY", "SECRET_KEY_FALLBACKS"):
+        values = app.config.get(key)
+        if not values:
+            continue
+        for secret in values if key == "SECRET_KEY_FALLBACKS" else [values]:
+            if not isinstance(secret, str | bytes):
+                raise ConfigurationError(key, "must be str or bytes.")
+            if _secret_length(secret) < MIN_SECRET_BYTES and not (app.debug or app.testing):
+                raise ConfigurationError(
+                    key,
+                    f"is {_secret_length(secret)} bytes; use at least {MIN_SECRET_BYTES}"
+                    " random bytes, e.g. secrets.token_hex(32).",
+                )
+
+
+def load_settings(app: Flask) -> Settings:
+    """Read and check every ``HYBRID_SESSION_*`` key of ``app``.
+
+    :raises ConfigurationError: a key is unknown, of the wrong type or out of
+        range; the message names it and the fix.
+    """
+    config = app.config
+    for key in list(config):
+        if key.startswith("HYBRID_SESSION_") and key not in DEFAULTS:
+            close = difflib.get_close_matches(key, DEFAULTS, n=1)
+            hint = f" Did you mean {close[0]}?" if close else ""
+            raise ConfigurationError(key, f"is not a setting of flask-hybridsession.{hint}")
+    for key, default in DEFAULTS.items():
+        config.setdefault(key, default)
+
+    mode = config["HYBRID_SESSION_MODE"]
+    if mode not in MODES:
+        raise ConfigurationError(
+            "HYBRID_SESSION_MODE", f"is {mode!r}; use 'jwt', 'server' or 'auto'."
+        )
+
+    client = config["HYBRID_SESSION_REDIS"]
+    if client is not None:
+        kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", None)
+        if not hasattr(client, "pipeline"):
+            raise ConfigurationError(
+                "HYBRID_SESSION_REDIS", f"is {type(client).__name__}; give a redis-py client."
+            )
+        if isinstance(kwargs, dict) and kwargs.get("decode_responses"):
+            raise ConfigurationError(
+                "HYBRID_SESSION_REDIS",
+                "has decode_responses=True; build the client with decode_responses=False"
+                " (the session store reads and writes bytes).",
+            )
+
+    url = config["HYBRID_SESSION_REDIS_URL"]
+    if url is not None:
+        if not isinstance(url, str):
+            raise ConfigurationError("HYBRID_SESSION_REDIS_URL", "must be a str or None.")
+        scheme = urlsplit(url).scheme
+        if scheme not in URL_SCHEMES:
+            raise ConfigurationError(
+                "HYBRID_SESSION_REDIS_URL",
+                f"has the scheme {scheme!r}; use redis://, rediss:// or unix://.",
+            )
+
+    prefix = config["HYBRID_SESSION_KEY_PREFIX"]
+    if not isinstance(prefix, str) or "{" in prefix or "}" in prefix:
+        raise ConfigurationError(
+            "HYBRID_SESSION_KEY_PREFIX",
+            f"is {prefix!r}; use a str without braces (braces are Redis Cluster hash tags).",
+        )
+
+    raw_transports = config["HYBRID_SESSION_TRANSPORTS"]
+    if isinstance(raw_transports, str):
+        raw_transports = (raw_transports,)
+    try:
+        transports = frozenset(raw_transports)
+    except TypeError:
+        transports = frozenset({object()})  # type: ignore[arg-type]
+    if not transports or not transports <= TRANSPORTS:
+        raise ConfigurationError(
+            "HYBRID_SESSION_TRANSPORTS",
+            f"is {raw_transports!r}; use a non-empty subset of ('cookie', 'header').",
+        )
+
+    algorithm = config["HYBRID_SESSION_JWT_ALGORITHM"]
+    if algorithm not in ALGORITHMS:
+        raise ConfigurationError(
+            "HYBRID_SESSION_JWT_ALGORITHM",
+            f"is {algorithm!r}; use one of {', '.join(ALGORITHMS)} (one algorithm, never a list).",
+        )
+    private_key = config["HYBRID_SESSION_JWT_PRIVATE_KEY"]
+    public_keys = config["HYBRID_SESSION_JWT_PUBLIC_KEYS"]
+    if algorithm in HMAC_ALGORITHMS:
+        if private_key is not None or public_keys:
+            raise ConfigurationError(
+                "HYBRID_SESSION_JWT_PRIVATE_KEY",
+                f"is set but HYBRID_SESSION_JWT_ALGORITHM is {algorithm}, which signs with a"
+                " key derived from SECRET_KEY; pick RS256, ES256 or EdDSA to use PEM keys.",
+            )
+        pem_private: bytes | None = None
+        pem_public: tuple[bytes, ...] = ()
+    else:
+        if private_key is None:
+            raise ConfigurationError(
+                "HYBRID_SESSION_JWT_PRIVATE_KEY",
+                f"is required with {algorithm}; give the PEM private key that signs tokens.",
+            )
+        pem_private = _pem(private_key, "HYBRID_SESSION_JWT_PRIVATE_KEY")
+        if isinstance(public_keys, str | bytes):
+            public_keys = [public_keys]
+        pem_public = tuple(_pem(k, "HYBRID_SESSION_JWT_PUBLIC_KEYS") for k in public_keys or ())
+
+    for key in ("HYBRID_SESSION_JWT_ISSUER", "HYBRID_SESSION_JWT_AUDIENCE"):
+        if config[key] is not None and (not isinstance(config[key], str) or not config[key]):
+            raise ConfigurationError(key, f"is {config[key]!r}; use a non-empty str or None.")
+
+    leeway = config["HYBRID_SESSION_JWT_LEEWAY"]
+    if not _is_int(leeway) or not 0 <= leeway <= 300:
+        raise ConfigurationError(
+            "HYBRID_SESSION_JWT_LEEWAY", f"is {leeway!r}; use whole seconds from 0 to 300."
+        )
+
+    encryption_keys = config["HYBRID_SESSION_ENCRYPTION_KEYS"]
+    if encryption_keys is not None:
+        if isinstance(encryption_keys, bytes):
+            encryption_keys = [encryption_keys]
+        if not isinstance(encryption_keys, list | tuple) or not encryption_keys or any(
+            not isinstance(k, bytes) or len(k) != 32 for k in encryption_keys
+        ):
+            raise ConfigurationError(
+                "HYBRID_SESSION_ENCRYPTION_KEYS",
+                "must be a non-empty list of 32-byte bytes (first encrypts, all decrypt),"
+                " e.g. [secrets.token_bytes(32)], or None to derive them from SECRET_KEY.",
+            )
+        encryption_keys = tuple(encryption_keys)
+
+    max_cookie = config["HYBRID_SESSION_MAX_COOKIE_BYTES"]
+    werkzeug_max = config.get("MAX_COOKIE_SIZE") or 4093
+    if not _is_int(max_cookie) or not MIN_COOKIE_BYTES <= max_cookie <= werkzeug_max:
+        raise ConfigurationError(
+            "HYBRID_SESSION_MAX_COOKIE_BYTES",
+            f"is {max_cookie!r}; use a whole number of bytes from {MIN_COOKIE_BYTES} to"
+            f" {werkzeug_max} (MAX_COOKIE_SIZE, what browsers keep).",
+        )
+
+    revocation = config["HYBRID_SESSION_REVOCATION"]
+    if not isinstance(revocation, bool):
+        raise ConfigurationError("HYBRID_SESSION_REVOCATION", f"is {revocation!r}; use True or False.")
+
+    timeout = config["HYBRID_SESSION_REDIS_TIMEOUT"]
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 60:
+        raise ConfigurationError(
+            "HYBRID_SESSION_REDIS_TIMEOUT", f"is {timeout!r}; use seconds above 0, at most 60."
+        )
+
+    naming_key = config["HYBRID_SESSION_NAMING_KEY"]
+    if naming_key is not None and (not isinstance(naming_key, bytes) or len(naming_key) != 32):
+        raise ConfigurationError(
+            "HYBRID_SESSION_NAMING_KEY",
+            "must be 32 bytes (secrets.token_bytes(32)) or None to keep a generated one in Redis.",
+        )
+
+    return Settings(
+        mode=mode,
+        redis_url=url,
+        redis_client=client,
+        key_prefix=prefix,
+        transports=t.cast(frozenset[Transport], transports),
+        jwt_algorithm=algorithm,
+        jwt_private_key=pem_private,
+        jwt_public_keys=pem_public,
+        jwt_issuer=config["HYBRID_SESSION_JWT_ISSUER"],
+        jwt_audience=config["HYBRID_SESSION_JWT_AUDIENCE"],
+        jwt_leeway=leeway,
+        encryption_keys=encryption_keys,
+        idle_timeout=_seconds(config, "HYBRID_SESSION_IDLE_TIMEOUT", optional=True),
+        absolute_timeout=_seconds(config, "HYBRID_SESSION_ABSOLUTE_TIMEOUT", optional=True),
+        max_cookie_bytes=max_cookie,
+        revocation=revocation,
+        redis_timeout=float(timeout),
+        retry_after=t.cast(int, _seconds(config, "HYBRID_SESSION_RETRY_AFTER", optional=False)),
+        naming_key=naming_key,
+    )

@@ -1,0 +1,95 @@
+"""The :class:`HybridSession` extension object."""
+
+from __future__ import annotations
+
+import logging
+import typing as t
+
+from .config import check_secret
+from .config import load_settings
+from .errors import ConfigurationError
+from .interface import HybridSessionInterface
+from .interface import refuse_when_unavailable
+from .keys import KeyNames
+from .stores.backend import RedisBackend
+from .stores.backend import connect
+
+if t.TYPE_CHECKING:
+    from flask import Flask
+
+logger = logging.getLogger("flask_hybridsession")
+
+#: The key of the extension in ``app.extensions``.
+EXTENSION_KEY: t.Final = "hybrid_session"
+
+
+class HybridSession:
+    """One :data:`flask.session` as encrypted JWTs, as Redis sessions, or both.
+
+    .. code-block:: python
+
+        app.config["HYBRID_SESSION_MODE"] = "server"
+        hybrid = HybridSession(app)  # or HybridSession() and init_app(app)
+
+    One instance may serve several apps: per-app state lives in
+    ``app.session_interface`` and ``app.extensions["hybrid_session"]``,
+    never on the instance.
+
+    :param app: the app to set up now, or None to call :meth:`init_app` later.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, app: Flask | None = None) -> None:
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        """Check the configuration and install the session interface on ``app``.
+
+        A missing ``SECRET_KEY`` is no error: the session is then Flask's
+        ``NullSession``, as with Flask's own session, and a key set later works.
+
+        :raises ConfigurationError: a setting is wrong; the message names it
+            and the fix.
+        """
+        settings = load_settings(app)
+        check_secret(app)
+        config = app.config
+        if config.get("SESSION_COOKIE_SAMESITE") is None:
+            config["SESSION_COOKIE_SAMESITE"] = "Lax"
+        name = config.get("SESSION_COOKIE_NAME") or "session"
+        secure = bool(config.get("SESSION_COOKIE_SECURE"))
+        if name.startswith(("__Host-", "__Secure-")) and not secure:
+            raise ConfigurationError(
+                "SESSION_COOKIE_SECURE",
+                f"is off but SESSION_COOKIE_NAME {name!r} needs Secure; set it to True.",
+            )
+        if name.startswith("__Host-") and (
+            config.get("SESSION_COOKIE_DOMAIN") or (config.get("SESSION_COOKIE_PATH") or "/") != "/"
+        ):
+            raise ConfigurationError(
+                "SESSION_COOKIE_DOMAIN",
+                "must be unset (and the path '/') for a __Host- cookie name.",
+            )
+        if str(config.get("SESSION_COOKIE_SAMESITE")).lower() == "none" and not secure:
+            raise ConfigurationError(
+                "SESSION_COOKIE_SAMESITE",
+                "is 'None', which browsers accept only with SESSION_COOKIE_SECURE = True.",
+            )
+        if config.get("SESSION_COOKIE_HTTPONLY") is False:
+            logger.warning(
+                "SESSION_COOKIE_HTTPONLY is False: scripts on the page can read the"
+                " session credential."
+            )
+
+        backend = keepalive = None
+        if settings.needs_redis:
+            client, keepalive = connect(settings, app)
+            backend = RedisBackend(client, KeyNames(settings.key_prefix))
+        app.session_interface = HybridSessionInterface(settings, backend, keepalive)
+        app.extensions[EXTENSION_KEY] = self
+        hooks = app.before_request_funcs.setdefault(None, [])
+        if refuse_when_unavailable not in hooks:
+            # First, so no other hook runs with a session that could not open.
+            hooks.insert(0, refuse_when_unavailable)

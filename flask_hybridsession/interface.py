@@ -1,0 +1,273 @@
+"""The Flask ``SessionInterface``: the one place that reads and writes credentials.
+
+A credential arrives in the session cookie or as ``Authorization: Bearer``
+(the header wins; the two are never merged). Its format says how to open it:
+a JWT, or a ``v1.`` server token. The configured mode says only how the
+session is saved, so a token from another mode still opens and is re-issued.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import typing as t
+
+import redis
+from flask import current_app
+from flask import g
+from flask.sessions import SessionInterface
+from werkzeug.http import dump_cookie
+
+from .config import MIN_SECRET_BYTES
+from .crypto import KeyRingCache
+from .crypto import log_id
+from .crypto import to_bytes
+from .errors import ConfigurationError
+from .errors import StoreUnavailable
+from .serialization import SessionSerializer
+from .session import HybridSessionData
+from .session import SessionState
+from .session import UnavailableSession
+from .stores import cookie
+from .stores import redis as server
+from .stores.base import Context
+from .stores.base import Issue
+from .tokens import TokenCodec
+
+if t.TYPE_CHECKING:
+    from flask import Flask
+    from flask import Request
+    from flask import Response
+    from flask.sessions import SessionMixin
+
+    from .config import Settings
+    from .stores.backend import RedisBackend
+    from .stores.base import Store
+
+logger = logging.getLogger("flask_hybridsession")
+security_log = logging.getLogger("flask_hybridsession.security")
+
+#: The response header that carries a new credential to API clients.
+TOKEN_HEADER: t.Final = "X-Session-Token"
+#: Where :func:`refuse_when_unavailable` finds a Redis failure of ``open_session``.
+UNAVAILABLE: t.Final = "_hybrid_session_unavailable"
+#: No credential of ours is longer: checked before any parsing or Redis call.
+MAX_CREDENTIAL: t.Final = 4096
+_BEARER: t.Final = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr](?:[ \t]+(.*))?", re.DOTALL)
+
+
+class HybridSessionInterface(SessionInterface):
+    """Opens and saves :class:`~flask_hybridsession.session.HybridSessionData`.
+
+    Installed as ``app.session_interface`` by
+    :meth:`~flask_hybridsession.HybridSession.init_app`.
+    """
+
+    session_class = HybridSessionData
+    #: Tagged JSON, as Flask's own session; ``serializer.register(...)`` adds types.
+    serializer: SessionSerializer
+
+    def __init__(
+        self, settings: Settings, backend: RedisBackend | None, keepalive: t.Any = None
+    ) -> None:
+        #: The checked configuration.
+        self.settings = settings
+        #: The Redis operations, or None in jwt mode with revocation off.
+        self.backend = backend
+        #: The clock, Unix seconds; tests may replace it.
+        self.clock: t.Callable[[], float] = time.time
+        self.serializer = SessionSerializer()
+        self._keepalive = keepalive
+        self._rings = KeyRingCache(settings.encryption_keys, settings.jwt_algorithm)
+        self._short_secret_warned = False
+        self.server_store = server.ServerStore(backend)
+        self.jwt_store = cookie.JwtStore(TokenCodec(settings), backend, self.server_store)
+        stores: dict[str, Store] = {"jwt": self.jwt_store, "server": self.server_store}
+        if settings.mode not in stores:
+            raise ConfigurationError(
+                "HYBRID_SESSION_MODE", "'auto' is not available in this release yet."
+            )
+        #: The store new and changed sessions are saved to.
+        self.store = stores[settings.mode]
+
+    # Per-request values, read as Flask reads them.
+
+    def _secrets(self, app: Flask) -> tuple[bytes, ...] | None:
+        if not app.secret_key:
+            return None
+        secrets = (to_bytes(app.secret_key),) + tuple(
+            to_bytes(s) for s in app.config.get("SECRET_KEY_FALLBACKS") or ()
+        )
+        if not self._short_secret_warned and len(secrets[0]) < MIN_SECRET_BYTES:
+            self._short_secret_warned = True
+            logger.warning(
+                "SECRET_KEY is %d bytes; use at least %d random bytes outside tests.",
+                len(secrets[0]),
+                MIN_SECRET_BYTES,
+            )
+        return secrets
+
+    def context(self, app: Flask, secrets: tuple[bytes, ...], transport: str) -> Context:
+        """The keys, clock and limits for one request."""
+        absolute = self.settings.absolute_timeout or int(
+            app.permanent_session_lifetime.total_seconds()
+        )
+
+        def size(value: str, expires: int | None) -> int:
+            if transport == "header":
+                return len(value)
+            return len(dump_cookie(self.get_cookie_name(app), value, **self._attrs(app, expires)))
+
+        return Context(
+            settings=self.settings,
+            ring=self._rings.get(secrets),
+            serializer=self.serializer,
+            backend=self.backend,
+            now=self.clock(),
+            absolute=absolute,
+            cookie_size=size,
+            refresh_each_request=app.config["SESSION_REFRESH_EACH_REQUEST"],
+        )
+
+    def _attrs(self, app: Flask, expires: int | None) -> dict[str, t.Any]:
+        return {
+            "expires": expires,
+            "domain": self.get_cookie_domain(app),
+            "path": self.get_cookie_path(app),
+            "secure": self.get_cookie_secure(app),
+            "httponly": self.get_cookie_httponly(app),
+            "samesite": self.get_cookie_samesite(app),
+            "partitioned": self.get_cookie_partitioned(app),
+        }
+
+    def _credential(self, app: Flask, request: Request, state: SessionState) -> str | None:
+        transports = self.settings.transports
+        if "header" in transports:
+            values = request.headers.getlist("Authorization")
+            bearers = [m for v in values if (m := _BEARER.fullmatch(v.strip()))]
+            if bearers:
+                state.transport = "header"
+                if len(values) > 1:
+                    return ""  # ambiguous: never pick one
+                token = (bearers[0].group(1) or "").strip()
+                return token
+            if request.headers.get(TOKEN_HEADER, "").strip().lower() == "new":
+                state.transport = "header"
+                return None
+        if "cookie" not in transports:
+            state.transport = "header"
+            return None
+        return request.cookies.get(self.get_cookie_name(app)) or None
+
+    def _loader(self, credential: str) -> Store | None:
+        if len(credential) > MAX_CREDENTIAL:
+            return None
+        if server.TOKEN_FORMAT.fullmatch(credential):
+            return self.server_store
+        if cookie.TOKEN_FORMAT.fullmatch(credential):
+            return self.jwt_store
+        return None
+
+    # The SessionInterface contract.
+
+    def open_session(self, app: Flask, request: Request) -> HybridSessionData | None:
+        secrets = self._secrets(app)
+        if secrets is None:
+            return None  # Flask's NullSession, as with its own session
+        state = SessionState()
+        credential = self._credential(app, request, state)
+        if credential is None:
+            return self.session_class(state=state)
+        state.credential = credential
+        loader = self._loader(credential)
+        data = None
+        if loader is not None:
+            ctx = self.context(app, secrets, state.transport)
+            try:
+                data = loader.load(ctx, state, credential)
+            except redis.RedisError as exc:
+                logger.error("session store unavailable: %s: %s", type(exc).__name__, exc)
+                setattr(g, UNAVAILABLE, type(exc).__name__)
+                return UnavailableSession()
+            except Exception as exc:
+                # Client input or a Redis entry that is not ours: a fresh
+                # session, logged without the credential.
+                security_log.info(
+                    "rejected %s credential: %s", state.credential_kind, type(exc).__name__
+                )
+                data = None
+        if data is None:
+            if loader is None:
+                security_log.info("rejected a malformed credential")
+            elif state.sid is not None:
+                security_log.info("rejected credential of session %s", log_id(state.sid))
+            fresh = SessionState(transport=state.transport, credential=credential)
+            return self.session_class(state=fresh)
+        return self.session_class(data, state=state, new=False)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if not isinstance(session, HybridSessionData):
+            return
+        state = session._state
+        if session.accessed:
+            if "cookie" in self.settings.transports:
+                response.vary.add("Cookie")
+            if "header" in self.settings.transports:
+                response.vary.add("Authorization")
+        secrets = self._secrets(app)
+        if secrets is None:
+            return
+        ctx = self.context(app, secrets, state.transport)
+        try:
+            issue = self.store.save(ctx, session)
+        except redis.RedisError as exc:
+            logger.error("session store unavailable: %s: %s", type(exc).__name__, exc)
+            self._unavailable(response)
+            return
+        if issue is not None:
+            self._emit(app, response, session, issue)
+
+    def _emit(self, app: Flask, response: Response, session: HybridSessionData, issue: Issue) -> None:
+        state = session._state
+        if state.transport == "header":
+            if issue.renewed:
+                response.headers[TOKEN_HEADER] = issue.value or ""
+                response.cache_control.no_store = True
+            return
+        # A shared cache must never store and replay a session cookie.
+        response.cache_control.private = True
+        response.cache_control.no_store = True
+        name = self.get_cookie_name(app)
+        if issue.value is None:
+            attrs = self._attrs(app, None)
+            del attrs["expires"]
+            response.delete_cookie(name, **attrs)
+        else:
+            expires = issue.expires if session.permanent else None
+            response.set_cookie(name, issue.value, **self._attrs(app, expires))
+        response.vary.add("Cookie")
+
+    def _unavailable(self, response: Response) -> None:
+        # Flask calls save_session outside its error handlers: rewrite the
+        # response in place rather than raise into a 500.
+        response.status_code = 503
+        response.headers.pop("Set-Cookie", None)
+        while "Set-Cookie" in response.headers:
+            response.headers.remove("Set-Cookie")
+        response.headers["Retry-After"] = str(self.settings.retry_after)
+        response.headers["Content-Type"] = "text/plain; charset=utf-8"
+        response.set_data(b"The session store is unavailable. Please retry shortly.\n")
+
+
+def refuse_when_unavailable() -> None:
+    """``before_request`` hook: answer 503 when ``open_session`` could not reach Redis.
+
+    Reads the mark from :data:`flask.g`, never through :data:`flask.session`
+    (touching the proxy would add ``Vary: Cookie``).
+    """
+    cause = g.get(UNAVAILABLE)
+    if cause is not None:
+        interface = t.cast(HybridSessionInterface, current_app.session_interface)
+        raise StoreUnavailable(interface.settings.retry_after, cause=cause)
+

@@ -1,0 +1,133 @@
+"""The session object: a dict that knows its id, its origin and what changed."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing as t
+
+from flask.sessions import NullSession
+from flask.sessions import SessionMixin
+from werkzeug.datastructures import CallbackDict
+
+from .tokens import b64encode
+
+Origin = t.Literal["none", "jwt", "server"]
+Transport = t.Literal["cookie", "header"]
+
+
+def new_sid() -> str:
+    """A fresh session id: 128 random bits, base64url, 22 characters."""
+    return b64encode(os.urandom(16))
+
+
+@dataclasses.dataclass(slots=True)
+class SessionState:
+    """What the stores need to know about a session beyond its data.
+
+    Nothing here is sent to the client as is.
+    """
+
+    #: The session id; None until a new session needs one.
+    sid: str | None = None
+    #: Where the response credential goes.
+    transport: Transport = "cookie"
+    #: The credential the request brought (kept in memory to re-send it as is).
+    credential: str | None = None
+    #: How the request's credential was encoded: a JWT, a server token, or none.
+    credential_kind: Origin = "none"
+    #: Where the loaded data came from: the JWT itself or a Redis hash.
+    origin: Origin = "none"
+    #: Start of the absolute clock, Unix seconds.
+    created: int = 0
+    #: ``iat`` and ``exp`` of the JWT the request brought.
+    issued_at: int = 0
+    expires_at: int = 0
+    #: The Redis hash's token hash (``t``) when the data came from Redis.
+    token_hash: bytes | None = None
+    #: Salt of the field-name HMACs of a server-side session.
+    salt: bytes | None = None
+    #: Serialised value of each key as loaded, to find what changed.
+    loaded: dict[str, bytes] = dataclasses.field(default_factory=dict)
+    #: Keys whose stored value was sealed under a retired key.
+    stale: set[str] = dataclasses.field(default_factory=set)
+    #: Whether a retired key sealed or signed anything loaded.
+    rekey: bool = False
+    #: Keys set or deleted during this request.
+    changed: set[str] = dataclasses.field(default_factory=set)
+    #: A new sid is due at save (login, ``regenerate()``).
+    rotate: bool = False
+
+
+class HybridSessionData(CallbackDict[str, t.Any], SessionMixin):
+    """The object behind :data:`flask.session`.
+
+    A dict with Flask's ``modified``, ``permanent``, ``new`` and ``accessed``
+    flags, plus :attr:`sid`. It remembers which top-level keys were set or
+    deleted, so server mode writes only those.
+
+    .. versionadded:: 0.1
+    """
+
+    modified = False
+
+    def __init__(
+        self,
+        initial: t.Mapping[str, t.Any] | None = None,
+        *,
+        state: SessionState | None = None,
+        new: bool = True,
+    ) -> None:
+        def on_update(self: HybridSessionData) -> None:
+            self.modified = True
+
+        super().__init__(initial, on_update)
+        #: True when the request brought no valid session.
+        self.new = new
+        self._state = state if state is not None else SessionState()
+
+    @property
+    def sid(self) -> str:
+        """The session's id: stable for its life, shown to its owner, never a credential."""
+        if self._state.sid is None:
+            self._state.sid = new_sid()
+        return self._state.sid
+
+    def __setitem__(self, key: str, value: t.Any) -> None:
+        self._state.changed.add(key)
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self._state.changed.add(key)
+        super().__delitem__(key)
+
+    def clear(self) -> None:
+        self._state.changed.update(self.keys())
+        super().clear()
+
+    def pop(self, key: str, *default: t.Any) -> t.Any:
+        if key in self:
+            self._state.changed.add(key)
+        return super().pop(key, *default)
+
+    def popitem(self) -> tuple[str, t.Any]:
+        item = super().popitem()
+        self._state.changed.add(item[0])
+        return item
+
+    def setdefault(self, key: str, default: t.Any = None) -> t.Any:
+        if key not in self:
+            self._state.changed.add(key)
+        return super().setdefault(key, default)
+
+    def update(self, *args: t.Any, **kwargs: t.Any) -> None:
+        other = dict(*args, **kwargs)
+        self._state.changed.update(other)
+        super().update(other)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {dict(self)!r}>"
+
+
+class UnavailableSession(NullSession):
+    """Stands in while Redis is down; the extension answers 503 before any view runs."""

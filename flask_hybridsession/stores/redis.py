@@ -1,0 +1,210 @@
+"""``server`` mode: the client holds an opaque token, the session lives in a Redis hash.
+
+The token is ``v1.`` and the base64url of the sid's 16 bytes followed by 32
+random bytes. Redis keeps only the token's SHA-256, so a dump yields no usable
+credential. Each session key is its own hash field, named by a keyed hash
+under the session's salt and sealed with its real name inside, so concurrent
+requests that change different keys keep each other's writes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import typing as t
+
+from ..crypto import field_name
+from ..crypto import token_hash
+from ..errors import HybridSessionError
+from ..session import HybridSessionData
+from ..session import SessionState
+from ..session import new_sid
+from ..tokens import b64decode
+from ..tokens import b64encode
+from .backend import RedisBackend
+from .base import Context
+from .base import Issue
+
+TOKEN_FORMAT: t.Final = re.compile(r"v1\.[A-Za-z0-9_-]{64}")
+_META: t.Final = b"m"
+_TOKEN: t.Final = b"t"
+FIELD_NAME_BYTES: t.Final = 16
+
+
+class GarbageEntry(Exception):
+    """A Redis entry that is not a session we wrote."""
+
+
+def new_token(sid: str) -> str:
+    """A server token for ``sid``: 256 random bits behind the sid."""
+    return "v1." + b64encode(b64decode(sid) + os.urandom(32))
+
+
+def sid_of(token: str) -> str:
+    """The sid inside a server token whose format was checked."""
+    return b64encode(b64decode(token[3:])[:16])
+
+
+def _seal_field(ctx: Context, sid: str, salt: bytes, key: str, raw: bytes) -> tuple[bytes, bytes]:
+    name = key.encode("utf-8", "surrogatepass")
+    if len(name) > 0xFFFF:
+        raise HybridSessionError("A session key is longer than 65535 bytes.")
+    field = field_name(salt, key)
+    plaintext = len(name).to_bytes(2, "big") + name + raw
+    return field, ctx.ring.seal(sid, b"field|" + field, plaintext)
+
+
+class ServerStore:
+    """Keeps sessions in Redis hashes, one sealed field per session key."""
+
+    def __init__(self, backend: RedisBackend | None) -> None:
+        self.backend = backend
+
+    def load(self, ctx: Context, state: SessionState, credential: str) -> dict[str, t.Any] | None:
+        if self.backend is None:
+            # jwt mode with revocation off: no Redis, so no server sessions.
+            return None
+        sid = sid_of(credential)
+        [reply] = self.backend.run(
+            [self.backend.read(sid, token_hash(credential), ctx.now_ms, ctx.idle_ms)]
+        )
+        if not isinstance(reply, list):
+            return None
+        return self.fill(ctx, state, sid, reply)
+
+    def fill(
+        self, ctx: Context, state: SessionState, sid: str, flat: list[bytes]
+    ) -> dict[str, t.Any]:
+        """Open the hash fields READ returned.
+
+        :raises GarbageEntry: (or any parse error) the entry is not ours.
+        """
+        fields = dict(zip(flat[::2], flat[1::2], strict=True))
+        plaintext, current = ctx.ring.open(sid, b"meta", fields[_META])
+        meta = ctx.serializer.loads(plaintext)
+        salt, created = meta["s"], meta["c"]
+        if not isinstance(salt, bytes) or not isinstance(created, int):
+            raise GarbageEntry("bad metadata")
+        data: dict[str, t.Any] = {}
+        for field, blob in fields.items():
+            if len(field) != FIELD_NAME_BYTES:
+                continue
+            plaintext, current_field = ctx.ring.open(sid, b"field|" + field, blob)
+            size = int.from_bytes(plaintext[:2], "big")
+            key = plaintext[2 : 2 + size].decode("utf-8", "surrogatepass")
+            if field_name(salt, key) != field:
+                raise GarbageEntry("field name does not match its key")
+            raw = plaintext[2 + size :]
+            data[key] = ctx.serializer.loads(raw)
+            state.loaded[key] = raw
+            if not current_field:
+                state.stale.add(key)
+        state.sid = sid
+        state.origin = "server"
+        state.created = created
+        state.salt = salt
+        state.token_hash = fields[_TOKEN]
+        state.rekey = state.rekey or not current
+        return data
+
+    def _meta(self, ctx: Context, sid: str, state: SessionState) -> bytes:
+        return ctx.ring.seal(
+            sid, b"meta", ctx.serializer.dump_bytes({"c": state.created, "s": t.cast(bytes, state.salt)})
+        )
+
+    def save(self, ctx: Context, session: HybridSessionData) -> Issue | None:
+        backend = self.backend
+        if backend is None:  # pragma: no cover - settings guarantee Redis here
+            raise HybridSessionError("server mode needs Redis")
+        state = session._state
+        data = dict(session)
+        if not data:
+            if state.origin == "none":
+                return Issue(None) if session.modified and state.credential else None
+            # Emptied: the session ends here, and no token of it opens again.
+            backend.run([backend.end(session.sid, ctx.mark_ttl_ms(state.created))])
+            return Issue(None)
+
+        ops = []
+        if state.rotate and state.origin != "none":
+            ops.append(backend.end(session.sid, ctx.mark_ttl_ms(state.created)))
+            state.sid = new_sid()
+        if state.origin == "none":
+            state.created = int(ctx.now)
+        expires = ctx.expiry(state.created)
+        if expires <= int(ctx.now):
+            return Issue(None)  # past its absolute timeout: the session is over
+        deadline_ms = ctx.deadline(state.created) * 1000
+
+        if state.origin != "server" or state.rotate:
+            # A new hash: a new session, a rotated id, or a session arriving
+            # as a JWT (mode switch) that Redis does not hold yet.
+            sid = session.sid
+            state.salt = os.urandom(16)
+            token = new_token(sid)
+            fields = {_META: self._meta(ctx, sid, state)}
+            fields.update(
+                _seal_field(ctx, sid, state.salt, key, ctx.serializer.dump_bytes(value))
+                for key, value in data.items()
+            )
+            ops.append(
+                backend.write(
+                    sid,
+                    expect=None,
+                    token_hash=token_hash(token),
+                    now_ms=ctx.now_ms,
+                    deadline_ms=deadline_ms,
+                    idle_ms=ctx.idle_ms,
+                    fields=fields,
+                )
+            )
+            replies = backend.run(ops)
+            if not replies[-1] or (len(replies) > 1 and not replies[0]):
+                # The sid was ended meanwhile (a concurrent logout): do not
+                # bring it back under a new id either.
+                backend.run([backend.end(sid, ctx.mark_ttl_ms(state.created))])
+                return None
+            return Issue(token, expires)
+
+        # Update in place: only what changed.
+        sid = session.sid
+        salt = t.cast(bytes, state.salt)  # set by fill()
+        token = None if state.credential_kind == "server" else new_token(sid)
+        changed: dict[bytes, bytes] = {}
+        if session.modified or state.stale:
+            for key, value in data.items():
+                raw = ctx.serializer.dump_bytes(value)
+                if key in state.changed or key in state.stale or state.loaded.get(key) != raw:
+                    field, blob = _seal_field(ctx, sid, salt, key, raw)
+                    changed[field] = blob
+        deleted = [field_name(salt, key) for key in state.loaded.keys() - data.keys()]
+        if state.rekey:
+            changed[_META] = self._meta(ctx, sid, state)
+        if not (changed or deleted or token):
+            return self._untouched(ctx, session, expires)
+        [written] = backend.run(
+            [
+                backend.write(
+                    sid,
+                    expect=state.token_hash,
+                    token_hash=token_hash(token) if token else None,
+                    now_ms=ctx.now_ms,
+                    deadline_ms=deadline_ms,
+                    idle_ms=ctx.idle_ms,
+                    fields=changed,
+                    deleted=deleted,
+                )
+            ]
+        )
+        if not written:
+            # Revoked or replaced while this request ran: write nothing back.
+            return None
+        if token:
+            return Issue(token, expires)
+        return Issue(state.credential, expires, renewed=False)
+
+    def _untouched(self, ctx: Context, session: HybridSessionData, expires: int) -> Issue | None:
+        state = session._state
+        if session.modified or (session.permanent and ctx.refresh_each_request):
+            return Issue(state.credential, expires, renewed=False)
+        return None

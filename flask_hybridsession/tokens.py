@@ -1,0 +1,198 @@
+"""JWT encoding and verification, through PyJWT, with the checks pinned once.
+
+The algorithm comes from configuration, never from the token. The header must
+carry our ``typ`` and a ``kid`` found in the local key ring; ``crit`` and any
+key-bearing header (``jku``, ``jwk``, ``x5u``, ``x5c``) are refused. ``exp`` is
+checked with no leeway against the interface's clock, ``iat`` and ``nbf`` with
+``HYBRID_SESSION_JWT_LEEWAY``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import typing as t
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ed448
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from .errors import ConfigurationError
+
+if t.TYPE_CHECKING:
+    from .config import Settings
+    from .crypto import KeyRing
+
+#: The ``typ`` header of every session token (RFC 8725 section 3.11, explicit typing).
+TOKEN_TYPE: t.Final = "hs+jwt"
+_REFUSED_HEADERS: t.Final = frozenset({"crit", "jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256"})
+_KID: t.Final = re.compile(r"[A-Za-z0-9_-]{1,16}")
+_B64: t.Final = re.compile(r"[A-Za-z0-9_-]+")
+_SID: t.Final = re.compile(r"[A-Za-z0-9_-]{22}")
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+
+
+class InvalidToken(Exception):
+    """A token failed a check; the message says which, never the token."""
+
+
+def b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64decode(text: str) -> bytes:
+    if not _B64.fullmatch(text):
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _thumbprint(key: PublicKey) -> str:
+    der = key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return b64encode(hashlib.sha256(der).digest()[:6])
+
+
+def _check_family(key: object, algorithm: str, config_key: str) -> None:
+    expected: tuple[type, ...] = {
+        "RS256": (rsa.RSAPrivateKey, rsa.RSAPublicKey),
+        "ES256": (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey),
+        "EdDSA": (
+            ed25519.Ed25519PrivateKey,
+            ed25519.Ed25519PublicKey,
+            ed448.Ed448PrivateKey,
+            ed448.Ed448PublicKey,
+        ),
+    }[algorithm]
+    if not isinstance(key, expected):
+        raise ConfigurationError(
+            config_key, f"holds a {type(key).__name__}, which cannot be used with {algorithm}."
+        )
+    if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey) and key.key_size < 2048:
+        raise ConfigurationError(config_key, "holds an RSA key under 2048 bits; use 2048 or more.")
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) and not isinstance(
+        key.curve, ec.SECP256R1
+    ):
+        raise ConfigurationError(config_key, "must be a P-256 key for ES256.")
+
+
+class TokenCodec:
+    """Signs and verifies session JWTs for one app's settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.algorithm = settings.jwt_algorithm
+        self.issuer = settings.jwt_issuer
+        self.audience = settings.jwt_audience
+        self.leeway = settings.jwt_leeway
+        self._private_key: PrivateKey | None = None
+        self._private_kid = ""
+        self._public_keys: dict[str, PublicKey] = {}
+        if settings.jwt_private_key is not None:
+            try:
+                private = serialization.load_pem_private_key(settings.jwt_private_key, None)
+            except (ValueError, TypeError) as exc:
+                raise ConfigurationError(
+                    "HYBRID_SESSION_JWT_PRIVATE_KEY",
+                    "is not a readable unencrypted PEM private key.",
+                ) from exc
+            _check_family(private, self.algorithm, "HYBRID_SESSION_JWT_PRIVATE_KEY")
+            self._private_key = t.cast(PrivateKey, private)
+            public = t.cast(PublicKey, self._private_key.public_key())
+            self._private_kid = _thumbprint(public)
+            self._public_keys[self._private_kid] = public
+            for pem in settings.jwt_public_keys:
+                try:
+                    key = serialization.load_pem_public_key(pem)
+                except (ValueError, TypeError) as exc:
+                    raise ConfigurationError(
+                        "HYBRID_SESSION_JWT_PUBLIC_KEYS", "holds a key that is not PEM."
+                    ) from exc
+                _check_family(key, self.algorithm, "HYBRID_SESSION_JWT_PUBLIC_KEYS")
+                self._public_keys[_thumbprint(t.cast(PublicKey, key))] = t.cast(PublicKey, key)
+        self._options: t.Any = {
+            "require": ["exp", "iat", "jti", "sid", "ct"]
+            + (["iss"] if self.issuer else [])
+            + (["aud"] if self.audience else []),
+            # Time claims are checked below against the injectable clock,
+            # with no leeway on exp (PyJWT has one leeway for all three).
+            "verify_exp": False,
+            "verify_iat": False,
+            "verify_nbf": False,
+        }
+
+    def encode(self, ring: KeyRing, claims: dict[str, t.Any]) -> str:
+        """Sign ``claims`` (``iss``/``aud`` are added here) with the current key."""
+        if self.issuer:
+            claims["iss"] = self.issuer
+        if self.audience:
+            claims["aud"] = self.audience
+        key: t.Any
+        if self._private_key is not None:
+            key, kid = self._private_key, self._private_kid
+        else:
+            kid, key = ring.signing[0]
+        return jwt.encode(
+            claims, key, algorithm=self.algorithm, headers={"kid": kid, "typ": TOKEN_TYPE}
+        )
+
+    def decode(self, ring: KeyRing, token: str, now: float) -> tuple[dict[str, t.Any], bool]:
+        """Verify ``token`` and return its claims.
+
+        :return: the claims, and whether the current key signed them (False
+            means a retired key did, and the token is due for a re-issue).
+
+        :raises InvalidToken: any check failed.
+        """
+        try:
+            # The unverified header is read only to pick the key by kid.
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise InvalidToken("unreadable header") from exc
+        if header.get("typ") != TOKEN_TYPE or header.get("alg") != self.algorithm:
+            raise InvalidToken("wrong typ or alg")
+        if _REFUSED_HEADERS & header.keys():
+            raise InvalidToken("refused header parameter")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not _KID.fullmatch(kid):
+            raise InvalidToken("bad kid")
+        key: t.Any
+        if self._private_key is not None:
+            key = self._public_keys.get(kid)
+            current = kid == self._private_kid
+        else:
+            key = next((k for i, k in ring.signing if i == kid), None)
+            current = kid == ring.signing[0][0]
+        if key is None:
+            raise InvalidToken("unknown kid")
+        try:
+            claims: dict[str, t.Any] = jwt.decode(
+                token,
+                key,
+                algorithms=[self.algorithm],
+                issuer=self.issuer,
+                audience=self.audience,
+                options=self._options,
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(type(exc).__name__) from exc
+        exp, iat, nbf = claims["exp"], claims["iat"], claims.get("nbf", 0)
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (exp, iat, nbf)):
+            raise InvalidToken("time claims must be integers")
+        if now >= exp:
+            raise InvalidToken("expired")
+        if iat > now + self.leeway or nbf > now + self.leeway:
+            raise InvalidToken("not valid yet")
+        sid, jti, ct = claims["sid"], claims["jti"], claims["ct"]
+        if not (isinstance(sid, str) and _SID.fullmatch(sid)):
+            raise InvalidToken("bad sid")
+        if not (isinstance(jti, str) and _SID.fullmatch(jti)):
+            raise InvalidToken("bad jti")
+        if not isinstance(ct, str):
+            raise InvalidToken("bad ct")
+        return claims, current

