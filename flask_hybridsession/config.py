@@ -198,9 +198,9 @@ def load_settings(app: Flask) -> Settings:
     if isinstance(raw_transports, str):
         raw_transports = (raw_transports,)
     try:
-        transports = frozenset(raw_transports)
+        transports: frozenset[object] = frozenset(raw_transports)
     except TypeError:
-        transports = frozenset({object()})  # type: ignore[arg-type]
+        transports = frozenset()
     if not transports or not transports <= TRANSPORTS:
         raise ConfigurationError(
             "HYBRID_SESSION_TRANSPORTS",
@@ -249,8 +249,10 @@ def load_settings(app: Flask) -> Settings:
     if encryption_keys is not None:
         if isinstance(encryption_keys, bytes):
             encryption_keys = [encryption_keys]
-        if not isinstance(encryption_keys, list | tuple) or not encryption_keys or any(
-            not isinstance(k, bytes) or len(k) != 32 for k in encryption_keys
+        if (
+            not isinstance(encryption_keys, list | tuple)
+            or not encryption_keys
+            or any(not isinstance(k, bytes) or len(k) != 32 for k in encryption_keys)
         ):
             raise ConfigurationError(
                 "HYBRID_SESSION_ENCRYPTION_KEYS",
@@ -270,7 +272,9 @@ def load_settings(app: Flask) -> Settings:
 
     revocation = config["HYBRID_SESSION_REVOCATION"]
     if not isinstance(revocation, bool):
-        raise ConfigurationError("HYBRID_SESSION_REVOCATION", f"is {revocation!r}; use True or False.")
+        raise ConfigurationError(
+            "HYBRID_SESSION_REVOCATION", f"is {revocation!r}; use True or False."
+        )
 
     timeout = config["HYBRID_SESSION_REDIS_TIMEOUT"]
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 60:

@@ -107,11 +107,17 @@ class KeyRing:
         if len(blob) < OVERHEAD or blob[:1] != BLOB_VERSION:
             raise DecryptError("not a sealed blob")
         kid = blob[1 : 1 + KID_BYTES]
-        for position, ring_key in enumerate(self.encryption):
-            if hmac.compare_digest(ring_key.kid, kid):
-                break
-        else:
+        found = next(
+            (
+                (position, ring_key)
+                for position, ring_key in enumerate(self.encryption)
+                if hmac.compare_digest(ring_key.kid, kid)
+            ),
+            None,
+        )
+        if found is None:
             raise DecryptError("unknown key id")
+        position, ring_key = found
         nonce = blob[1 + KID_BYTES : 1 + KID_BYTES + NONCE_BYTES]
         try:
             plaintext = _session_cipher(ring_key.key, sid).decrypt(

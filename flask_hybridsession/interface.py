@@ -49,7 +49,7 @@ logger = logging.getLogger("flask_hybridsession")
 security_log = logging.getLogger("flask_hybridsession.security")
 
 #: The response header that carries a new credential to API clients.
-TOKEN_HEADER: t.Final = "X-Session-Token"
+TOKEN_HEADER: t.Final = "X-Session-Token"  # noqa: S105 - a header name
 #: Where :func:`refuse_when_unavailable` finds a Redis failure of ``open_session``.
 UNAVAILABLE: t.Final = "_hybrid_session_unavailable"
 #: No credential of ours is longer: checked before any parsing or Redis call.
@@ -96,9 +96,8 @@ class HybridSessionInterface(SessionInterface):
     def _secrets(self, app: Flask) -> tuple[bytes, ...] | None:
         if not app.secret_key:
             return None
-        secrets = (to_bytes(app.secret_key),) + tuple(
-            to_bytes(s) for s in app.config.get("SECRET_KEY_FALLBACKS") or ()
-        )
+        fallbacks = app.config.get("SECRET_KEY_FALLBACKS") or ()
+        secrets = (to_bytes(app.secret_key), *(to_bytes(s) for s in fallbacks))
         if not self._short_secret_warned and len(secrets[0]) < MIN_SECRET_BYTES:
             self._short_secret_warned = True
             logger.warning(
@@ -171,7 +170,9 @@ class HybridSessionInterface(SessionInterface):
 
     # The SessionInterface contract.
 
-    def open_session(self, app: Flask, request: Request) -> HybridSessionData | None:
+    def open_session(
+        self, app: Flask, request: Request
+    ) -> HybridSessionData | UnavailableSession | None:
         secrets = self._secrets(app)
         if secrets is None:
             return None  # Flask's NullSession, as with its own session
@@ -228,7 +229,9 @@ class HybridSessionInterface(SessionInterface):
         if issue is not None:
             self._emit(app, response, session, issue)
 
-    def _emit(self, app: Flask, response: Response, session: HybridSessionData, issue: Issue) -> None:
+    def _emit(
+        self, app: Flask, response: Response, session: HybridSessionData, issue: Issue
+    ) -> None:
         state = session._state
         if state.transport == "header":
             if issue.renewed:
@@ -270,4 +273,3 @@ def refuse_when_unavailable() -> None:
     if cause is not None:
         interface = t.cast(HybridSessionInterface, current_app.session_interface)
         raise StoreUnavailable(interface.settings.retry_after, cause=cause)
-

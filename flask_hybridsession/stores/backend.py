@@ -100,16 +100,21 @@ class RedisBackend:
     def run(self, ops: t.Sequence[Op]) -> list[t.Any]:
         """Send ``ops`` in one pipeline (one round trip) and return their replies.
 
-        Scripts go by ``EVALSHA``; a server that lost them (restart, ``SCRIPT
-        FLUSH``) gets them loaded and only the refused calls sent again.
+        Scripts go by ``EVALSHA``; a server that lost them (first use, restart,
+        ``SCRIPT FLUSH``) gets all of them loaded in one trip and only the
+        refused calls sent again.
 
         :raises redis.RedisError: Redis is unreachable, timed out or failed.
         """
         replies = self._send(ops)
         missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
         if missing:
-            for script in {ops[i].script for i in missing}:
-                self.client.script_load(script.source)
+            # Load every script at once, so the next op of another kind does
+            # not pay the same extra trips.
+            loader = self.client.pipeline(transaction=False)
+            for script in scripts.ALL:
+                loader.script_load(script.source)
+            loader.execute()
             for i, reply in zip(missing, self._send([ops[i] for i in missing]), strict=True):
                 replies[i] = reply
         for reply in replies:

@@ -51,7 +51,6 @@ class Context:
             end = min(end, int(self.now) + self.settings.idle_timeout)
         return end
 
-
     def mark_ttl_ms(self, created: int) -> int:
         """TTL of a revocation mark: past the absolute deadline no token is valid anyway."""
         return (self.deadline(created) - int(self.now) + 1) * 1000

@@ -53,9 +53,7 @@ class JwtStore:
             # The revocation check, one round trip, a guest's token too. If
             # the session has moved to Redis since this token was issued,
             # the token opens the moved session, never its own stale copy.
-            [reply] = self.backend.run(
-                [self.backend.read(sid, None, ctx.now_ms, ctx.idle_ms)]
-            )
+            [reply] = self.backend.run([self.backend.read(sid, None, ctx.now_ms, ctx.idle_ms)])
             if reply == -1:
                 return None
             if isinstance(reply, list):

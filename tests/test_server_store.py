@@ -1,0 +1,207 @@
+"""server mode on a real Redis: layout, encryption at rest, partial writes."""
+
+from __future__ import annotations
+
+import base64
+import threading
+import typing as t
+
+import pytest
+import redis
+from flask import Flask
+from flask import session
+
+from flask_hybridsession.crypto import token_hash
+
+from .conftest import AppFactory
+
+
+def _credential(client: t.Any) -> str:
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    return t.cast(str, cookie.value)
+
+
+def _sid(credential: str) -> str:
+    raw = base64.urlsafe_b64decode(credential[3:] + "=" * (-len(credential[3:]) % 4))
+    return base64.urlsafe_b64encode(raw[:16]).rstrip(b"=").decode()
+
+
+@pytest.fixture()
+def server_app(make_app: AppFactory) -> Flask:
+    return make_app("server")
+
+
+def test_token_format_and_entropy(server_app: Flask) -> None:
+    tokens = set()
+    for _ in range(200):
+        client = server_app.test_client()
+        client.post("/set/k/v")
+        tokens.add(_credential(client))
+    assert len(tokens) == 200
+    for token in tokens:
+        assert token.startswith("v1.")
+        assert len(base64.urlsafe_b64decode(token[3:] + "=" * (-len(token[3:]) % 4))) == 48
+
+
+def test_redis_holds_no_token_no_value_no_key_name(server_app: Flask, rdb: redis.Redis) -> None:
+    client = server_app.test_client()
+    client.post("/set/secret-key-name/marker-secret")
+    token = _credential(client)
+    sid = _sid(token)
+    keys = t.cast(list[bytes], rdb.keys("*"))
+    assert keys == [f"hs:{{s:{sid}}}".encode()]
+    dump = b"".join(keys)
+    fields = t.cast(dict[bytes, bytes], rdb.hgetall(keys[0]))
+    dump += b"".join(k + v for k, v in fields.items())
+    for needle in (b"marker-secret", b"secret-key-name", token.encode(), token[3:].encode()):
+        assert needle not in dump
+        assert base64.b64encode(needle) not in dump
+        assert needle.hex().encode() not in dump
+    assert fields[b"t"] == token_hash(token)
+    assert set(fields) - {b"t", b"a", b"l", b"m"} and all(
+        len(name) == 16 for name in set(fields) - {b"t", b"a", b"l", b"m"}
+    )
+
+
+def test_same_data_twice_gives_different_blobs(server_app: Flask, rdb: redis.Redis) -> None:
+    blobs = []
+    for _ in range(2):
+        client = server_app.test_client()
+        client.post("/set/k/v")
+        fields = rdb.hgetall(f"hs:{{s:{_sid(_credential(client))}}}")
+        blobs.append({v for k, v in fields.items() if len(k) == 16})
+    assert blobs[0] and blobs[0].isdisjoint(blobs[1])
+
+
+def test_ttl_follows_absolute_lifetime(make_app: AppFactory, rdb: redis.Redis) -> None:
+    app = make_app("server", HYBRID_SESSION_ABSOLUTE_TIMEOUT=600)
+    client = app.test_client()
+    client.post("/set/k/v")
+    ttl = rdb.ttl(f"hs:{{s:{_sid(_credential(client))}}}")
+    assert 598 <= ttl <= 600
+
+
+def test_ttl_follows_idle_timeout(make_app: AppFactory, rdb: redis.Redis) -> None:
+    app = make_app("server", HYBRID_SESSION_IDLE_TIMEOUT=120, HYBRID_SESSION_ABSOLUTE_TIMEOUT=600)
+    client = app.test_client()
+    client.post("/set/k/v")
+    ttl = rdb.ttl(f"hs:{{s:{_sid(_credential(client))}}}")
+    assert 118 <= ttl <= 120
+
+
+def test_write_touches_only_changed_fields(server_app: Flask, rdb: redis.Redis) -> None:
+    client = server_app.test_client()
+    client.post("/set/a/1")
+    client.post("/set/b/2")
+    key = f"hs:{{s:{_sid(_credential(client))}}}"
+    before = rdb.hgetall(key)
+    client.post("/set/b/3")
+    after = rdb.hgetall(key)
+    changed = {k for k in before if before[k] != after.get(k)}
+    # b's field changes, and the idle/absolute clocks; a's field and the meta stay.
+    assert len([k for k in changed if len(k) == 16]) == 1
+    assert before[b"m"] == after[b"m"]
+
+
+def test_deleted_key_removes_its_field(server_app: Flask, rdb: redis.Redis) -> None:
+    @server_app.post("/del/<key>")
+    def delete(key: str) -> str:
+        session.pop(key, None)
+        return "ok"
+
+    client = server_app.test_client()
+    client.post("/set/a/1")
+    client.post("/set/b/2")
+    key = f"hs:{{s:{_sid(_credential(client))}}}"
+    assert len([f for f in rdb.hkeys(key) if len(f) == 16]) == 2
+    client.post("/del/a")
+    assert len([f for f in rdb.hkeys(key) if len(f) == 16]) == 1
+    assert client.get("/get/a").json["value"] == "None"
+    assert client.get("/get/b").json["value"] == "'2'"
+
+
+def test_concurrent_requests_keep_each_others_keys(server_app: Flask) -> None:
+    client = server_app.test_client()
+    client.post("/set/seed/1")
+    token = _credential(client)
+    errors: list[BaseException] = []
+
+    def hammer(key: str) -> None:
+        worker = server_app.test_client()
+        worker.set_cookie("session", token)
+        try:
+            for _ in range(60):
+                assert worker.post(f"/incr/{key}").status_code == 200
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=hammer, args=(k,)) for k in ("x", "y")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors
+    # Each key only ever had one writer, so each reached 60; neither
+    # request's write clobbered the other key.
+    assert client.get("/get/x").json["value"] == "60"
+    assert client.get("/get/y").json["value"] == "60"
+    assert client.get("/get/seed").json["value"] == "'1'"
+
+
+def test_write_after_session_ended_does_not_resurrect(server_app: Flask, rdb: redis.Redis) -> None:
+    started, release = threading.Event(), threading.Event()
+
+    @server_app.post("/slow")
+    def slow() -> str:
+        session["late"] = "write"
+        started.set()
+        release.wait(10)
+        return "ok"
+
+    client = server_app.test_client()
+    client.post("/set/k/v")
+    token = _credential(client)
+    key = f"hs:{{s:{_sid(token)}}}"
+
+    def slow_request() -> None:
+        worker = server_app.test_client()
+        worker.set_cookie("session", token)
+        worker.post("/slow")
+
+    thread = threading.Thread(target=slow_request)
+    thread.start()
+    assert started.wait(10)
+    client.post("/clear")  # ends the session while /slow is in flight
+    release.set()
+    thread.join(10)
+    assert not rdb.exists(key)
+    replay = server_app.test_client()
+    replay.set_cookie("session", token)
+    assert replay.get("/get/late").json["new"] is True
+
+
+def test_unix_socket_url(make_app: AppFactory, unix_redis_server: t.Any) -> None:
+    app = make_app("server", HYBRID_SESSION_REDIS_URL=unix_redis_server.url)
+    client = app.test_client()
+    client.post("/set/k/v")
+    assert client.get("/get/k").json["value"] == "'v'"
+    assert unix_redis_server.client().dbsize() == 1
+    unix_redis_server.client().flushall()
+
+
+def test_ready_client_is_used(make_app: AppFactory, redis_server: t.Any, rdb: redis.Redis) -> None:
+    app = make_app(
+        "server", HYBRID_SESSION_REDIS=redis_server.client(), HYBRID_SESSION_REDIS_URL=None
+    )
+    client = app.test_client()
+    client.post("/set/k/v")
+    assert rdb.dbsize() == 1
+
+
+def test_key_prefix(make_app: AppFactory, rdb: redis.Redis) -> None:
+    app = make_app("server", HYBRID_SESSION_KEY_PREFIX="shop:sess:")
+    client = app.test_client()
+    client.post("/set/k/v")
+    [key] = rdb.keys("*")
+    assert key.startswith(b"shop:sess:{s:")  # type: ignore[arg-type]

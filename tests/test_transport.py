@@ -1,0 +1,127 @@
+"""Cookie and Authorization: Bearer transports."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+from .conftest import AppFactory
+
+
+def _login_by_header(app: Flask) -> str:
+    response = app.test_client().post("/set/k/v", headers={"X-Session-Token": "new"})
+    assert "Set-Cookie" not in response.headers
+    assert "no-store" in response.headers["Cache-Control"]
+    return response.headers["X-Session-Token"]
+
+
+def test_header_client_gets_token_header_never_cookie(app: Flask) -> None:
+    token = _login_by_header(app)
+    assert token
+    response = app.test_client().get("/get/k", headers={"Authorization": f"Bearer {token}"})
+    assert response.json is not None
+    assert response.json["value"] == "'v'"
+    assert "Set-Cookie" not in response.headers
+    assert "Authorization" in response.headers["Vary"]
+
+
+def test_bearer_is_the_cookie_value(app: Flask) -> None:
+    client = app.test_client()
+    client.post("/set/k/v")
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    other = app.test_client()
+    body = other.get("/get/k", headers={"Authorization": f"bearer {cookie.value}"}).json
+    assert body is not None and body["value"] == "'v'"
+
+
+def test_header_wins_over_cookie_and_never_merges(app: Flask) -> None:
+    a = app.test_client()
+    a.post("/set/who/alice")
+    b_token = _login_by_header(app)
+    response = a.get("/get/who", headers={"Authorization": f"Bearer {b_token}"})
+    assert response.json is not None
+    assert response.json["value"] == "None"  # B's session has k, not who
+    assert a.get("/get/k", headers={"Authorization": f"Bearer {b_token}"}).json == {
+        "value": "'v'",
+        "sid": response.json["sid"],
+        "new": False,
+    }
+
+
+def test_new_credential_for_bearer_request_comes_in_header(app: Flask) -> None:
+    token = _login_by_header(app)
+    response = app.test_client().post("/set/k2/v2", headers={"Authorization": f"Bearer {token}"})
+    assert "Set-Cookie" not in response.headers
+    renewed = response.headers.get("X-Session-Token", token)
+    body = app.test_client().get("/get/k2", headers={"Authorization": f"Bearer {renewed}"}).json
+    assert body is not None and body["value"] == "'v2'"
+
+
+def test_clearing_by_header_sends_empty_token(app: Flask) -> None:
+    token = _login_by_header(app)
+    response = app.test_client().post("/clear", headers={"Authorization": f"Bearer {token}"})
+    assert response.headers["X-Session-Token"] == ""
+    assert "Set-Cookie" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Bearer", "Bearer ", "Bearer a b", "Bearer ,tok", "Bearer " + " " * 65536, "bEaReR \x00"],
+    ids=["bare", "empty", "two-words", "comma", "64k-spaces", "nul"],
+)
+def test_malformed_bearer_is_a_fresh_session(app: Flask, header: str) -> None:
+    response = app.test_client().get("/get/k", headers={"Authorization": header})
+    assert response.status_code == 200
+    assert response.json is not None and response.json["new"] is True
+
+
+def test_two_authorization_headers_are_refused(app: Flask) -> None:
+    token = _login_by_header(app)
+    response = app.test_client().get(
+        "/get/k",
+        headers=[("Authorization", f"Bearer {token}"), ("Authorization", f"Bearer {token}")],
+    )
+    assert response.json is not None and response.json["new"] is True
+
+
+def test_other_schemes_are_ignored_and_cookie_used(app: Flask) -> None:
+    client = app.test_client()
+    client.post("/set/k/v")
+    body = client.get("/get/k", headers={"Authorization": "Basic dXNlcjpwYXNz"}).json
+    assert body is not None and body["value"] == "'v'"
+
+
+def test_cookie_only_ignores_bearer(make_app: AppFactory, mode: str) -> None:
+    header_app = make_app(mode)
+    token = _login_by_header(header_app)
+    app = make_app(mode, HYBRID_SESSION_TRANSPORTS=("cookie",))
+    body = app.test_client().get("/get/k", headers={"Authorization": f"Bearer {token}"}).json
+    assert body is not None and body["new"] is True
+
+
+def test_header_only_ignores_cookie(make_app: AppFactory, mode: str) -> None:
+    cookie_app = make_app(mode)
+    client = cookie_app.test_client()
+    client.post("/set/k/v")
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    app = make_app(mode, HYBRID_SESSION_TRANSPORTS=("header",))
+    other = app.test_client()
+    other.set_cookie("session", cookie.value)
+    body = other.get("/get/k").json
+    assert body is not None and body["new"] is True
+    response = other.post("/set/k/v")
+    assert "Set-Cookie" not in response.headers
+    assert response.headers["X-Session-Token"]
+
+
+@pytest.mark.parametrize("where", ["query", "form"])
+def test_token_never_read_from_query_or_form(app: Flask, where: str) -> None:
+    token = _login_by_header(app)
+    client = app.test_client()
+    if where == "query":
+        body = client.get(f"/get/k?session={token}&access_token={token}").json
+    else:
+        body = client.get("/get/k", data={"session": token, "access_token": token}).json
+    assert body is not None and body["new"] is True
