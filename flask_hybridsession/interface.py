@@ -19,9 +19,9 @@ from flask import g
 from flask.sessions import SessionInterface
 from werkzeug.http import dump_cookie
 
+from . import signals
 from .config import MIN_SECRET_BYTES
 from .crypto import KeyRingCache
-from .crypto import log_id
 from .crypto import to_bytes
 from .errors import ConfigurationError
 from .errors import StoreUnavailable
@@ -183,26 +183,22 @@ class HybridSessionInterface(SessionInterface):
         state.credential = credential
         loader = self._loader(credential)
         data = None
+        reason = "malformed"
         if loader is not None:
             ctx = self.context(app, secrets, state.transport)
             try:
                 data = loader.load(ctx, state, credential)
+                reason = "unknown, expired or revoked"
             except redis.RedisError as exc:
                 logger.error("session store unavailable: %s: %s", type(exc).__name__, exc)
                 setattr(g, UNAVAILABLE, type(exc).__name__)
                 return UnavailableSession()
             except Exception as exc:
-                # Client input or a Redis entry that is not ours: a fresh
-                # session, logged without the credential.
-                security_log.info(
-                    "rejected %s credential: %s", state.credential_kind, type(exc).__name__
-                )
-                data = None
+                # Client input, or a Redis entry that is not ours: the class
+                # name says which check failed; the credential is never logged.
+                reason = type(exc).__name__
         if data is None:
-            if loader is None:
-                security_log.info("rejected a malformed credential")
-            elif state.sid is not None:
-                security_log.info("rejected credential of session %s", log_id(state.sid))
+            security_log.info("rejected a %s credential: %s", state.transport, reason)
             fresh = SessionState(transport=state.transport, credential=credential)
             return self.session_class(state=fresh)
         return self.session_class(data, state=state, new=False)
@@ -226,8 +222,11 @@ class HybridSessionInterface(SessionInterface):
             logger.error("session store unavailable: %s: %s", type(exc).__name__, exc)
             self._unavailable(response)
             return
-        if issue is not None:
-            self._emit(app, response, session, issue)
+        if issue is None:
+            return
+        if state.origin == "none" and issue.value is not None:
+            signals.session_created.send(app, sid=session.sid)
+        self._emit(app, response, session, issue)
 
     def _emit(
         self, app: Flask, response: Response, session: HybridSessionData, issue: Issue

@@ -205,3 +205,28 @@ def test_key_prefix(make_app: AppFactory, rdb: redis.Redis) -> None:
     client.post("/set/k/v")
     [key] = rdb.keys("*")
     assert key.startswith(b"shop:sess:{s:")  # type: ignore[arg-type]
+
+
+def test_testing_helper_names_the_keys(server_app: Flask, rdb: redis.Redis) -> None:
+    from flask_hybridsession.testing import redis_keys
+
+    client = server_app.test_client()
+    client.post("/set/k/v")
+    sid = client.get("/get/k").json["sid"]
+    keys = redis_keys(server_app, sid)
+    assert rdb.exists(keys.session) == 1
+    client.post("/clear")
+    assert rdb.exists(keys.session) == 0
+    assert rdb.exists(keys.revoked) == 1
+    assert 0 < rdb.pttl(keys.revoked) <= 31 * 24 * 3600 * 1000 + 1000
+
+
+def test_no_key_is_immortal(make_app: AppFactory, mode: str, rdb: redis.Redis) -> None:
+    app = make_app(mode)
+    client = app.test_client()
+    client.post("/set/k/v")
+    client.post("/clear")
+    client.post("/set/k/v")
+    keys = t.cast(list[bytes], rdb.keys("*"))
+    assert keys
+    assert all(rdb.ttl(key) > 0 for key in keys)
