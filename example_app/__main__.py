@@ -18,8 +18,9 @@ def main() -> None:
     mode = app.config["HYBRID_SESSION_MODE"]
     redis = "embedded Redis" if not app.config.get("HYBRID_SESSION_REDIS_URL") else "Redis"
     print(f"flask-hybridsession demo: mode {mode!r} on {redis}")
-    print("Serving on http://127.0.0.1:5000 (Ctrl+C stops)")
-    app.run(host="127.0.0.1", port=int(os.environ.get("PORT", "5000")), debug=False)
+    port = int(os.environ.get("PORT", "5000"))
+    print(f"Serving on http://127.0.0.1:{port} (Ctrl+C stops)")
+    app.run(host="127.0.0.1", port=port, debug=False)
 
 
 if __name__ == "__main__":

@@ -116,7 +116,11 @@ class HybridSessionInterface(SessionInterface):
         def size(value: str, expires: int | None) -> int:
             if transport == "header":
                 return len(value)
-            return len(dump_cookie(self.get_cookie_name(app), value, **self._attrs(app, expires)))
+            # max_size=0: measuring must not trigger werkzeug's size warning.
+            header = dump_cookie(
+                self.get_cookie_name(app), value, max_size=0, **self._attrs(app, expires)
+            )
+            return len(header)
 
         return Context(
             settings=self.settings,

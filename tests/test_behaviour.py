@@ -340,6 +340,9 @@ def test_jwt_session_over_budget_raises_session_too_large(make_app: AppFactory) 
     assert info.value.limit == 1000
     assert info.value.size > 1000
     assert "HYBRID_SESSION_MODE = 'auto'" in str(info.value)
+    # Far past what a browser keeps: still our error, never a dropped cookie.
+    with pytest.raises(SessionTooLarge):
+        client.post("/big/9000")
 
 
 def test_server_mode_holds_sessions_far_over_the_cookie_budget(make_app: AppFactory) -> None:

