@@ -33,6 +33,8 @@ ALGORITHMS: t.Final = HMAC_ALGORITHMS + ASYMMETRIC_ALGORITHMS
 URL_SCHEMES: t.Final = ("redis", "rediss", "unix")
 #: The shortest budget that still holds an empty session's cookie.
 MIN_COOKIE_BYTES: t.Final = 256
+#: The longest timeout: ten years.
+MAX_SECONDS: t.Final = 10 * 365 * 24 * 3600
 #: Secrets shorter than this are refused outside debug and testing.
 MIN_SECRET_BYTES: t.Final = 32
 
@@ -65,24 +67,24 @@ class Settings:
     """The checked ``HYBRID_SESSION_*`` values of one app."""
 
     mode: Mode
-    redis_url: str | None
-    redis_client: redis.Redis | None
+    redis_url: str | None = dataclasses.field(repr=False)
+    redis_client: redis.Redis | None = dataclasses.field(repr=False)
     key_prefix: str
     transports: frozenset[Transport]
     jwt_algorithm: str
-    jwt_private_key: bytes | None
+    jwt_private_key: bytes | None = dataclasses.field(repr=False)
     jwt_public_keys: tuple[bytes, ...]
     jwt_issuer: str | None
     jwt_audience: str | None
     jwt_leeway: int
-    encryption_keys: tuple[bytes, ...] | None
+    encryption_keys: tuple[bytes, ...] | None = dataclasses.field(repr=False)
     idle_timeout: int | None
     absolute_timeout: int | None
     max_cookie_bytes: int
     revocation: bool
     redis_timeout: float
     retry_after: int
-    naming_key: bytes | None
+    naming_key: bytes | None = dataclasses.field(repr=False)
 
     @property
     def needs_redis(self) -> bool:
@@ -102,9 +104,11 @@ def _seconds(config: t.Mapping[str, t.Any], key: str, *, optional: bool) -> int 
         value = value.total_seconds()
         if value == int(value):
             value = int(value)
-    if not _is_int(value) or value <= 0:
+    if not _is_int(value) or not 0 < value <= MAX_SECONDS:
         raise ConfigurationError(
-            key, f"is {value!r}; use a positive whole number of seconds{' or None' * optional}."
+            key,
+            f"is {value!r}; use a positive whole number of seconds (at most {MAX_SECONDS},"
+            f" ten years){' or None' * optional}.",
         )
     return t.cast(int, value)
 
@@ -130,6 +134,10 @@ def check_secret(app: Flask) -> None:
         values = app.config.get(key)
         if not values:
             continue
+        if key == "SECRET_KEY_FALLBACKS" and isinstance(values, str | bytes):
+            raise ConfigurationError(
+                key, "must be a list of old secrets, e.g. [old_secret], not a single str."
+            )
         for secret in values if key == "SECRET_KEY_FALLBACKS" else [values]:
             if not isinstance(secret, str | bytes):
                 raise ConfigurationError(key, "must be str or bytes.")
@@ -262,7 +270,8 @@ def load_settings(app: Flask) -> Settings:
         encryption_keys = tuple(encryption_keys)
 
     max_cookie = config["HYBRID_SESSION_MAX_COOKIE_BYTES"]
-    werkzeug_max = config.get("MAX_COOKIE_SIZE") or 4093
+    # Browsers keep about 4096 bytes a cookie, whatever MAX_COOKIE_SIZE says.
+    werkzeug_max = min(config.get("MAX_COOKIE_SIZE") or 4093, 4093)
     if not _is_int(max_cookie) or not MIN_COOKIE_BYTES <= max_cookie <= werkzeug_max:
         raise ConfigurationError(
             "HYBRID_SESSION_MAX_COOKIE_BYTES",

@@ -5,12 +5,19 @@ from __future__ import annotations
 import logging
 import typing as t
 
+from flask import current_app
+from flask import request
+from flask import session
+
+from . import login
+from . import revocation
 from .config import check_secret
 from .config import load_settings
 from .errors import ConfigurationError
 from .interface import HybridSessionInterface
 from .interface import refuse_when_unavailable
 from .keys import KeyNames
+from .session import HybridSessionData
 from .stores.backend import RedisBackend
 from .stores.backend import connect
 
@@ -66,7 +73,8 @@ class HybridSession:
                 f"is off but SESSION_COOKIE_NAME {name!r} needs Secure; set it to True.",
             )
         if name.startswith("__Host-") and (
-            config.get("SESSION_COOKIE_DOMAIN") or (config.get("SESSION_COOKIE_PATH") or "/") != "/"
+            config.get("SESSION_COOKIE_DOMAIN")
+            or (config.get("SESSION_COOKIE_PATH") or config.get("APPLICATION_ROOT") or "/") != "/"
         ):
             raise ConfigurationError(
                 "SESSION_COOKIE_DOMAIN",
@@ -89,7 +97,94 @@ class HybridSession:
             backend = RedisBackend(client, KeyNames(settings.key_prefix))
         app.session_interface = HybridSessionInterface(settings, backend, keepalive)
         app.extensions[EXTENSION_KEY] = self
+        login.connect()
         hooks = app.before_request_funcs.setdefault(None, [])
         if refuse_when_unavailable not in hooks:
             # First, so no other hook runs with a session that could not open.
             hooks.insert(0, refuse_when_unavailable)
+
+    # The methods below act on the current app; those without a sid act on
+    # the current request's session.
+
+    def regenerate(self) -> None:
+        """Give the current session a new id and token, keep its data, end the old token.
+
+        Call it on re-authentication and privilege changes (a new role, a
+        password change). Flask-Login logins do it by themselves.
+
+        .. versionadded:: 0.1
+        """
+        current = _current_session()
+        current._state.rotate = True
+        current.modified = True
+
+    def logout(self) -> None:
+        """Clear the current session and end its token, in every form it was issued.
+
+        Keeps ``_remember = "clear"`` when a Flask-Login remember cookie came
+        with the request, so that cookie is deleted too.
+
+        .. versionadded:: 0.1
+        """
+        current = _current_session()
+        had_remember = login.remember_cookie_name(current_app) in request.cookies
+        current.clear()
+        login.mark_logout(current)
+        if had_remember:
+            current["_remember"] = "clear"
+
+    def revoke(self, sid: str) -> bool:
+        """End session ``sid`` wherever it lives; any token of it opens nothing after.
+
+        :return: False for an unknown or already ended sid (or when
+            ``HYBRID_SESSION_REVOCATION`` is off in jwt mode).
+        :raises StoreUnavailable: Redis is unavailable.
+
+        .. versionadded:: 0.1
+        """
+        return revocation.revoke(_interface(), current_app, sid)
+
+    def revoke_user(self, user_id: str | int) -> int:
+        """Log ``user_id`` out everywhere: every session and token issued before now.
+
+        Flask-Login remember-me cookies of the user stop working too.
+
+        :return: the number of indexed sessions it ended.
+        :raises StoreUnavailable: Redis is unavailable.
+
+        .. versionadded:: 0.1
+        """
+        return revocation.revoke_user(_interface(), current_app, str(user_id))
+
+    def sessions_for(self, user_id: str | int) -> list[revocation.SessionInfo]:
+        """The user's live sessions, newest activity first; stale index entries are dropped.
+
+        :raises StoreUnavailable: Redis is unavailable.
+
+        .. versionadded:: 0.1
+        """
+        return revocation.sessions_for(_interface(), current_app, str(user_id))
+
+    def is_revoked(self, sid: str) -> bool:
+        """Whether ``sid`` was ended (by logout, revocation or rotation).
+
+        :raises StoreUnavailable: Redis is unavailable.
+
+        .. versionadded:: 0.1
+        """
+        return revocation.is_revoked(_interface(), sid)
+
+
+def _interface() -> HybridSessionInterface:
+    found = current_app.session_interface
+    if not isinstance(found, HybridSessionInterface):
+        raise RuntimeError("HybridSession(app) has not been set up on the current app.")
+    return found
+
+
+def _current_session() -> HybridSessionData:
+    _interface()
+    found = session._get_current_object()  # type: ignore[attr-defined]
+    if not isinstance(found, HybridSessionData):
+        raise RuntimeError("The session is unavailable (no SECRET_KEY, or Redis is down).")
+    return found

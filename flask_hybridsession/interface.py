@@ -8,6 +8,7 @@ session is saved, so a token from another mode still opens and is re-issued.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import re
 import time
@@ -19,12 +20,16 @@ from flask import g
 from flask.sessions import SessionInterface
 from werkzeug.http import dump_cookie
 
+from . import login
 from . import signals
+from .config import MAX_SECONDS
 from .config import MIN_SECRET_BYTES
 from .crypto import KeyRingCache
+from .crypto import log_id
 from .crypto import to_bytes
 from .errors import ConfigurationError
 from .errors import StoreUnavailable
+from .revocation import NamingKey
 from .serialization import SessionSerializer
 from .session import HybridSessionData
 from .session import SessionState
@@ -81,6 +86,8 @@ class HybridSessionInterface(SessionInterface):
         self._keepalive = keepalive
         self._rings = KeyRingCache(settings.encryption_keys, settings.jwt_algorithm)
         self._short_secret_warned = False
+        #: Names the user keys in Redis.
+        self.naming = NamingKey(settings.naming_key)
         self.server_store = server.ServerStore(backend)
         self.jwt_store = cookie.JwtStore(TokenCodec(settings), backend, self.server_store)
         stores: dict[str, Store] = {"jwt": self.jwt_store, "server": self.server_store}
@@ -97,20 +104,24 @@ class HybridSessionInterface(SessionInterface):
         if not app.secret_key:
             return None
         fallbacks = app.config.get("SECRET_KEY_FALLBACKS") or ()
+        if isinstance(fallbacks, str | bytes):
+            # One secret, not a list of one-character secrets.
+            fallbacks = (fallbacks,)
         secrets = (to_bytes(app.secret_key), *(to_bytes(s) for s in fallbacks))
-        if not self._short_secret_warned and len(secrets[0]) < MIN_SECRET_BYTES:
+        if not self._short_secret_warned and min(map(len, secrets)) < MIN_SECRET_BYTES:
             self._short_secret_warned = True
             logger.warning(
-                "SECRET_KEY is %d bytes; use at least %d random bytes outside tests.",
-                len(secrets[0]),
+                "SECRET_KEY or one of SECRET_KEY_FALLBACKS is shorter than %d bytes;"
+                " use at least %d random bytes outside tests.",
+                MIN_SECRET_BYTES,
                 MIN_SECRET_BYTES,
             )
         return secrets
 
     def context(self, app: Flask, secrets: tuple[bytes, ...], transport: str) -> Context:
         """The keys, clock and limits for one request."""
-        absolute = self.settings.absolute_timeout or int(
-            app.permanent_session_lifetime.total_seconds()
+        absolute = self.settings.absolute_timeout or min(
+            int(app.permanent_session_lifetime.total_seconds()), MAX_SECONDS
         )
 
         def size(value: str, expires: int | None) -> int:
@@ -183,7 +194,7 @@ class HybridSessionInterface(SessionInterface):
         state = SessionState()
         credential = self._credential(app, request, state)
         if credential is None:
-            return self.session_class(state=state)
+            return self._opened(app, request, self.session_class(state=state), secrets)
         state.credential = credential
         loader = self._loader(credential)
         data = None
@@ -202,10 +213,57 @@ class HybridSessionInterface(SessionInterface):
                 # name says which check failed; the credential is never logged.
                 reason = type(exc).__name__
         if data is None:
-            security_log.info("rejected a %s credential: %s", state.transport, reason)
+            where = f" (session {log_id(state.sid)})" if state.sid else ""
+            security_log.info("rejected a %s credential%s: %s", state.transport, where, reason)
             fresh = SessionState(transport=state.transport, credential=credential)
-            return self.session_class(state=fresh)
-        return self.session_class(data, state=state, new=False)
+            return self._opened(app, request, self.session_class(state=fresh), secrets)
+        return self._opened(app, request, self.session_class(data, state=state, new=False), secrets)
+
+    def _opened(
+        self, app: Flask, request: Request, current: HybridSessionData, secrets: tuple[bytes, ...]
+    ) -> HybridSessionData | UnavailableSession:
+        if not self._check_remember(app, request, current, secrets):
+            setattr(g, UNAVAILABLE, "remember-me check")
+            return UnavailableSession()
+        return current
+
+    def _check_remember(
+        self, app: Flask, request: Request, current: HybridSessionData, secrets: tuple[bytes, ...]
+    ) -> bool:
+        """Refuse a Flask-Login remember cookie that has no current companion.
+
+        :return: False when Redis could not be reached.
+        """
+        backend = self.backend
+        remember = request.cookies.get(login.remember_cookie_name(app))
+        if (
+            backend is None
+            or not remember
+            or not hasattr(app, "login_manager")
+            or "_user_id" in current
+            or current.get("_remember") == "clear"
+        ):
+            return True
+        ctx = self.context(app, secrets, "cookie")
+        companion = login.read_companion(
+            ctx.ring, request.cookies.get(login.remember_cookie_name(app) + login.COMPANION_SUFFIX)
+        )
+        user_id = login.remember_user_id(remember)
+        valid = companion is not None and companion[0] == user_id
+        if valid and companion is not None:
+            try:
+                tag = self.naming.tag(ctx, backend, companion[0])
+                stored = backend.client.get(backend.names.user_generation(tag))
+            except redis.RedisError as exc:
+                logger.error("session store unavailable: %s: %s", type(exc).__name__, exc)
+                return False
+            valid = int(stored or 0) == companion[1]
+        if not valid:
+            # Flask-Login skips its remember cookie when the session says
+            # "clear", and deletes it after the request.
+            security_log.info("refused a remember-me cookie without a current companion")
+            current["_remember"] = "clear"
+        return True
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         if not isinstance(session, HybridSessionData):
@@ -220,17 +278,67 @@ class HybridSessionInterface(SessionInterface):
         if secrets is None:
             return
         ctx = self.context(app, secrets, state.transport)
+        sid_before = state.sid
         try:
+            if state.login is not None and self.backend is not None:
+                state.login_tag = self.naming.tag(ctx, self.backend, state.login)
             issue = self.store.save(ctx, session)
         except redis.RedisError as exc:
             logger.error("session store unavailable: %s: %s", type(exc).__name__, exc)
             self._unavailable(response)
             return
-        if issue is None:
+        if issue is not None:
+            self._emit(app, response, session, issue)
+        self._companion(app, response, session, ctx)
+        self._signal(app, session, issue, sid_before)
+
+    def _signal(
+        self, app: Flask, session: HybridSessionData, issue: Issue | None, sid_before: str | None
+    ) -> None:
+        state = session._state
+        user_id = state.user_id
+        if state.ended or (state.logout and state.old_sid):
+            ended = state.old_sid if state.logout and state.old_sid else sid_before
+            signals.session_revoked.send(app, sid=ended, user_id=user_id, reason="logout")
+            if state.ended:
+                return
+        if issue is None or issue.value is None:
             return
-        if state.origin == "none" and issue.value is not None:
-            signals.session_created.send(app, sid=session.sid)
-        self._emit(app, response, session, issue)
+        if state.origin == "none":
+            signals.session_created.send(app, sid=session.sid, user_id=user_id)
+        elif state.old_sid and not state.logout:
+            signals.session_rotated.send(
+                app, sid=session.sid, old_sid=state.old_sid, user_id=user_id
+            )
+
+    def _companion(
+        self, app: Flask, response: Response, session: HybridSessionData, ctx: Context
+    ) -> None:
+        """Set or clear the remember-me companion beside Flask-Login's cookie."""
+        name = login.remember_cookie_name(app)
+        prefix = name + "="
+        for header in response.headers.getlist("Set-Cookie"):
+            if not header.startswith(prefix):
+                continue
+            config = app.config
+            attrs = {
+                "domain": config.get("REMEMBER_COOKIE_DOMAIN"),
+                "path": config.get("REMEMBER_COOKIE_PATH", "/"),
+                "secure": config.get("REMEMBER_COOKIE_SECURE", False),
+                "httponly": config.get("REMEMBER_COOKIE_HTTPONLY", True),
+                "samesite": config.get("REMEMBER_COOKIE_SAMESITE"),
+            }
+            companion = name + login.COMPANION_SUFFIX
+            user_id = session._state.user_id
+            if header.startswith(prefix + ";") or "Max-Age=0" in header or user_id is None:
+                response.delete_cookie(companion, **attrs)
+            else:
+                duration = config.get("REMEMBER_COOKIE_DURATION") or datetime.timedelta(days=365)
+                if isinstance(duration, int):
+                    duration = datetime.timedelta(seconds=duration)
+                value = login.companion_value(ctx.ring, user_id, session._state.user_gen)
+                response.set_cookie(companion, value, max_age=duration, **attrs)
+            return
 
     def _emit(
         self, app: Flask, response: Response, session: HybridSessionData, issue: Issue
@@ -257,12 +365,13 @@ class HybridSessionInterface(SessionInterface):
     def _unavailable(self, response: Response) -> None:
         # Flask calls save_session outside its error handlers: rewrite the
         # response in place rather than raise into a 500.
+        # Nothing of the view's response survives: no cookie, no Location,
+        # no cache headers that would let a proxy keep the error.
+        response.headers.clear()
         response.status_code = 503
-        response.headers.pop("Set-Cookie", None)
-        while "Set-Cookie" in response.headers:
-            response.headers.remove("Set-Cookie")
         response.headers["Retry-After"] = str(self.settings.retry_after)
         response.headers["Content-Type"] = "text/plain; charset=utf-8"
+        response.headers["Cache-Control"] = "no-store"
         response.set_data(b"The session store is unavailable. Please retry shortly.\n")
 
 

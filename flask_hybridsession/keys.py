@@ -14,8 +14,12 @@ key                          type     holds
                                       per session key, named by a keyed hash
 ``<p>{s:<sid>}:r``           string   revocation mark of the sid; TTL = the session's
                                       remaining absolute life
-``<p>{u:<tag>}:i``           hash     the user's session index: sid -> sealed info
-``<p>{u:<tag>}:g``           string   the user's revocation generation
+``<p>{s:<sid>}:u``           string   the user tag of a logged-in session (so
+                                      ``revoke(sid)`` finds its index entry)
+``<p>{u:<tag>}:i``           hash     the user's session index: sid -> sealed info,
+                                      sid:ls -> last seen (ms)
+``<p>{u:<tag>}:g``           string   the user's revocation generation (bumped by
+                                      ``revoke_user``)
 ``<p>naming-key``            string   the sealed naming key, when none is configured
 =========================== ======== =================================================
 """
@@ -40,6 +44,10 @@ class KeyNames:
     def revoked(self, sid: str) -> str:
         """The revocation mark of a sid, in the same slot as its session."""
         return f"{self.prefix}{{s:{sid}}}:r"
+
+    def user_mark(self, sid: str) -> str:
+        """The user tag of a logged-in session, in the session's slot."""
+        return f"{self.prefix}{{s:{sid}}}:u"
 
     def user_tag(self, naming_key: bytes, user_id: str) -> str:
         """The hash tag of a user: no user id appears in Redis."""

@@ -33,7 +33,7 @@ class SessionState:
     #: Where the response credential goes.
     transport: Transport = "cookie"
     #: The credential the request brought (kept in memory to re-send it as is).
-    credential: str | None = None
+    credential: str | None = dataclasses.field(default=None, repr=False)
     #: How the request's credential was encoded: a JWT, a server token, or none.
     credential_kind: Origin = "none"
     #: Where the loaded data came from: the JWT itself or a Redis hash.
@@ -44,19 +44,36 @@ class SessionState:
     issued_at: int = 0
     expires_at: int = 0
     #: The Redis hash's token hash (``t``) when the data came from Redis.
-    token_hash: bytes | None = None
+    token_hash: bytes | None = dataclasses.field(default=None, repr=False)
     #: Salt of the field-name HMACs of a server-side session.
-    salt: bytes | None = None
+    salt: bytes | None = dataclasses.field(default=None, repr=False)
     #: Serialised value of each key as loaded, to find what changed.
-    loaded: dict[str, bytes] = dataclasses.field(default_factory=dict)
+    loaded: dict[str, bytes] = dataclasses.field(default_factory=dict, repr=False)
     #: Keys whose stored value was sealed under a retired key.
     stale: set[str] = dataclasses.field(default_factory=set)
     #: Whether a retired key sealed or signed anything loaded.
     rekey: bool = False
     #: Keys set or deleted during this request.
     changed: set[str] = dataclasses.field(default_factory=set)
-    #: A new sid is due at save (login, ``regenerate()``).
+    #: A new sid is due at save (login, logout, ``regenerate()``).
     rotate: bool = False
+    #: The sid the session had before this request rotated it.
+    old_sid: str | None = None
+    #: The logged-in user (Flask-Login's ``_user_id``), its tag in Redis key
+    #: names, and the user's revocation generation at login.
+    user_id: str | None = None
+    user_tag: str | None = None
+    user_gen: int = 0
+    #: A login of this user id is due at save, and its tag.
+    login: str | None = None
+    login_tag: str | None = None
+    #: A logout is due at save.
+    logout: bool = False
+    #: The current sid is to be ended at save (logout, ``revoke``).
+    ended: bool = False
+    #: The client of the login request, for the devices page.
+    user_agent: str | None = None
+    ip: str | None = None
 
 
 class HybridSessionData(CallbackDict[str, t.Any], SessionMixin):

@@ -228,3 +228,78 @@ def make_app(rdb: redis.Redis, redis_server: RedisServer) -> AppFactory:
 @pytest.fixture()
 def app(make_app: AppFactory, mode: str) -> Flask:
     return make_app(mode)
+
+
+class User:
+    """A Flask-Login user: the ids in USERS exist."""
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def __init__(self, user_id: str) -> None:
+        self.id = user_id
+
+    def get_id(self) -> str:
+        return self.id
+
+
+USERS = {"alice", "bob"}
+
+
+def build_login_app(mode: str, **config: t.Any) -> Flask:
+    """The checklist's reference app: Flask-Login, and no extension-specific calls
+    except the "log out everywhere" and devices routes."""
+    import flask_login
+
+    app = build_app(mode, **config)
+    manager = flask_login.LoginManager(app)
+
+    @manager.user_loader
+    def load(user_id: str) -> User | None:
+        return User(user_id) if user_id in USERS else None
+
+    @app.post("/login/<user_id>")
+    def login(user_id: str) -> str:
+        from flask import request
+
+        flask_login.login_user(User(user_id), remember=request.args.get("remember") == "1")
+        return "ok"
+
+    @app.post("/logout")
+    def logout() -> str:
+        flask_login.logout_user()
+        return "ok"
+
+    @app.get("/me")
+    @flask_login.login_required
+    def me() -> str:
+        return str(flask_login.current_user.get_id())
+
+    @app.post("/reauth")
+    @flask_login.login_required
+    def reauth() -> str:
+        app.extensions["hybrid_session"].regenerate()
+        return "ok"
+
+    @app.post("/logout-all")
+    @flask_login.login_required
+    def logout_all() -> str:
+        return str(app.extensions["hybrid_session"].revoke_user(flask_login.current_user.get_id()))
+
+    @app.get("/devices")
+    @flask_login.login_required
+    def devices() -> list[dict[str, t.Any]]:
+        found = app.extensions["hybrid_session"].sessions_for(flask_login.current_user.get_id())
+        return [{"sid": s.sid, "mode": s.mode, "ua": s.user_agent, "ip": s.ip} for s in found]
+
+    return app
+
+
+@pytest.fixture()
+def make_login_app(rdb: redis.Redis, redis_server: RedisServer) -> AppFactory:
+    def factory(mode: str, **config: t.Any) -> Flask:
+        config.setdefault("HYBRID_SESSION_REDIS_URL", redis_server.url)
+        return build_login_app(mode, **config)
+
+    return factory

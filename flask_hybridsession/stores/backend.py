@@ -39,8 +39,10 @@ class Op:
 
 def _retry() -> Retry:
     # One retry, no backoff: redis-py's default of several retries with
-    # backoff would hold a request for seconds while Redis is down.
-    return Retry(NoBackoff(), 1)
+    # backoff would hold a request for seconds while Redis is down. Only on
+    # connection errors: a timed-out pipeline may have run, and replaying a
+    # write after it could refuse or undo it.
+    return Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))
 
 
 def connect(settings: Settings, app: Flask) -> tuple[redis.Redis, t.Any]:
@@ -163,11 +165,46 @@ class RedisBackend:
         return Op(scripts.WRITE, (self.names.session(sid), self.names.revoked(sid)), tuple(args))
 
     def end(self, sid: str, ttl_ms: int) -> Op:
+        """End ``sid``: reply ``[not marked before, known to Redis, user tag]``."""
         return Op(
             scripts.END,
-            (self.names.session(sid), self.names.revoked(sid)),
+            (self.names.session(sid), self.names.revoked(sid), self.names.user_mark(sid)),
             (max(ttl_ms, 1000),),
         )
+
+    def user_login(
+        self, tag: str, sid: str, info: bytes, *, now_ms: int, deadline_ms: int, old_sid: str
+    ) -> Op:
+        """Index ``sid`` under the user: reply the user's generation."""
+        return Op(
+            scripts.USER_LOGIN,
+            (self.names.user_index(tag), self.names.user_generation(tag)),
+            (sid, info, now_ms, deadline_ms, old_sid, tag),
+        )
+
+    def user_mark(self, sid: str, tag: str, ttl_ms: int) -> Op:
+        return Op(scripts.SET_MARK, (self.names.user_mark(sid),), (tag, max(ttl_ms, 1000)))
+
+    def user_check(self, tag: str, sid: str, now_ms: int, generation: int) -> Op:
+        """Reply 1 when a ``revoke_user`` came after the token's login."""
+        return Op(
+            scripts.USER_CHECK,
+            (self.names.user_index(tag), self.names.user_generation(tag)),
+            (sid, now_ms, generation),
+        )
+
+    def user_drop(self, tag: str, sid: str) -> Op:
+        return Op(scripts.USER_DROP, (self.names.user_index(tag),), (sid,))
+
+    def user_revoke(self, tag: str, ttl_ms: int) -> Op:
+        return Op(
+            scripts.USER_REVOKE,
+            (self.names.user_index(tag), self.names.user_generation(tag)),
+            (max(ttl_ms, 1000),),
+        )
+
+    def naming_key(self, candidate: bytes, ttl_ms: int) -> Op:
+        return Op(scripts.NAMING_KEY, (self.names.naming_key,), (candidate, ttl_ms))
 
     def drop(self, sid: str, token_hash: bytes) -> Op:
         return Op(scripts.DROP, (self.names.session(sid),), (token_hash,))

@@ -12,12 +12,18 @@ import re
 import typing as t
 
 from ..errors import SessionTooLarge
+from ..revocation import apply_meta
+from ..revocation import begin_save
+from ..revocation import end_ops
+from ..revocation import index_ops
+from ..revocation import meta_of
 from ..session import HybridSessionData
 from ..session import SessionState
 from ..session import new_sid
 from ..tokens import TokenCodec
 from ..tokens import b64decode
 from ..tokens import b64encode
+from .backend import REVOKED
 from .backend import RedisBackend
 from .base import Context
 from .base import Issue
@@ -44,23 +50,28 @@ class JwtStore:
             sid, b"jwt|" + jti.encode(), b64decode(claims["ct"])
         )
         envelope = ctx.serializer.loads(plaintext)
-        created, data = envelope["c"], envelope["d"]
-        if not isinstance(created, int) or not isinstance(data, dict):
+        data = envelope["d"]
+        if not isinstance(data, dict):
             raise ValueError("bad envelope")
+        apply_meta(state, envelope)
         state.credential_kind = "jwt"
         state.issued_at, state.expires_at = claims["iat"], claims["exp"]
-        if self.backend is not None:
-            # The revocation check, one round trip, a guest's token too. If
-            # the session has moved to Redis since this token was issued,
+        backend = self.backend
+        if backend is not None:
+            # The revocation checks, in one round trip, a guest's token too:
+            # the sid's mark, and the user's generation (log out everywhere).
+            # If the session has moved to Redis since this token was issued,
             # the token opens the moved session, never its own stale copy.
-            [reply] = self.backend.run([self.backend.read(sid, None, ctx.now_ms, ctx.idle_ms)])
-            if reply == -1:
+            ops = [backend.read(sid, None, ctx.now_ms, ctx.idle_ms)]
+            if state.user_tag is not None:
+                ops.append(backend.user_check(state.user_tag, sid, ctx.now_ms, state.user_gen))
+            replies = backend.run(ops)
+            if replies[0] == REVOKED or (len(replies) > 1 and replies[1]):
                 return None
-            if isinstance(reply, list):
-                return self.server.fill(ctx, state, sid, reply)
+            if isinstance(replies[0], list):
+                return self.server.fill(ctx, state, sid, replies[0])
         state.sid = sid
         state.origin = "jwt"
-        state.created = created
         state.rekey = not (current_key and current_ring)
         return data
 
@@ -68,26 +79,20 @@ class JwtStore:
         state = session._state
         backend = self.backend
         data = dict(session)
-        ops = []
+        now = int(ctx.now)
         if not data:
             if state.origin == "none":
                 return Issue(None) if session.modified and state.credential else None
-            if backend is not None:
-                # Emptied: no token of this session opens again.
-                backend.run([backend.end(session.sid, ctx.mark_ttl_ms(state.created))])
+            # Emptied: no token of this session opens again.
+            ops = end_ops(ctx, state)
+            if ops and backend is not None:
+                backend.run(ops)
+            state.ended = True
             return Issue(None)
 
-        if state.origin == "none":
-            state.created = int(ctx.now)
-        if state.rotate and state.origin != "none":
-            if backend is not None:
-                ops.append(backend.end(session.sid, ctx.mark_ttl_ms(state.created)))
-            state.sid = new_sid()
-        elif state.origin == "server" and backend is not None and state.token_hash:
-            # The session moves into the token: drop the Redis copy.
-            ops.append(backend.drop(session.sid, state.token_hash))
-
-        if ctx.expiry(state.created) <= int(ctx.now):
+        moved = state.origin == "server"
+        ops = begin_save(ctx, session, now)
+        if ctx.expiry(state.created) <= now:
             return Issue(None)  # past its absolute timeout: the session is over
         idle = ctx.settings.idle_timeout
         renew = bool(idle) and ctx.now - state.issued_at >= t.cast(int, idle) / 2
@@ -104,22 +109,37 @@ class JwtStore:
                 return Issue(state.credential, state.expires_at, renewed=False)
             return None
 
-        token, expires = self.encode(ctx, session.sid, state.created, data)
+        indexing = index_ops(ctx, state, "jwt") if state.login is not None or moved else []
+        if indexing:
+            # The token carries the generation the index op returns: size it
+            # with a generation as long as any, and encode again after.
+            state.user_gen = 10**15
+        token, expires = self.encode(ctx, session.sid, state, data)
         size = ctx.cookie_size(token, expires)
         if size > ctx.settings.max_cookie_bytes:
+            if moved and not (session.modified or state.rotate):
+                # Unchanged and too big for a token (a server -> jwt switch):
+                # it stays in Redis under the credential the client has.
+                return None
             raise SessionTooLarge(size, ctx.settings.max_cookie_bytes)
-        if ops and backend is not None:
-            backend.run(ops)
+        if moved and not state.rotate and backend is not None and state.token_hash:
+            # The session moves into the token: drop the Redis copy.
+            ops.append(backend.drop(session.sid, state.token_hash))
+        ops += indexing
+        replies = backend.run(ops) if ops and backend is not None else []
+        if indexing:
+            state.user_gen = int(replies[-1])
+            token, expires = self.encode(ctx, session.sid, state, data)
         return Issue(token, expires)
 
     def encode(
-        self, ctx: Context, sid: str, created: int, data: dict[str, t.Any]
+        self, ctx: Context, sid: str, state: SessionState, data: dict[str, t.Any]
     ) -> tuple[str, int]:
         """A new token for the session: same sid, fresh ``jti``, ``exp`` from the timeouts."""
         jti = new_sid()
-        plaintext = ctx.serializer.dump_bytes({"c": created, "d": data})
+        plaintext = ctx.serializer.dump_bytes({**meta_of(state), "d": data})
         sealed = ctx.ring.seal(sid, b"jwt|" + jti.encode(), plaintext)
-        expires = ctx.expiry(created)
+        expires = ctx.expiry(state.created)
         claims = {
             "sid": sid,
             "jti": jti,

@@ -16,9 +16,12 @@ import typing as t
 from ..crypto import field_name
 from ..crypto import token_hash
 from ..errors import HybridSessionError
+from ..revocation import apply_meta
+from ..revocation import begin_save
+from ..revocation import end_ops
+from ..revocation import index_ops
 from ..session import HybridSessionData
 from ..session import SessionState
-from ..session import new_sid
 from ..tokens import b64decode
 from ..tokens import b64encode
 from .backend import RedisBackend
@@ -83,9 +86,10 @@ class ServerStore:
         fields = dict(zip(flat[::2], flat[1::2], strict=True))
         plaintext, current = ctx.ring.open(sid, b"meta", fields[_META])
         meta = ctx.serializer.loads(plaintext)
-        salt, created = meta["s"], meta["c"]
-        if not isinstance(salt, bytes) or not isinstance(created, int):
+        salt = meta["s"]
+        if not isinstance(salt, bytes):
             raise GarbageEntry("bad metadata")
+        apply_meta(state, meta)
         data: dict[str, t.Any] = {}
         for field, blob in fields.items():
             if len(field) != FIELD_NAME_BYTES:
@@ -102,7 +106,6 @@ class ServerStore:
                 state.stale.add(key)
         state.sid = sid
         state.origin = "server"
-        state.created = created
         state.salt = salt
         state.token_hash = fields[_TOKEN]
         state.rekey = state.rekey or not current
@@ -125,21 +128,18 @@ class ServerStore:
             if state.origin == "none":
                 return Issue(None) if session.modified and state.credential else None
             # Emptied: the session ends here, and no token of it opens again.
-            backend.run([backend.end(session.sid, ctx.mark_ttl_ms(state.created))])
+            backend.run(end_ops(ctx, state))
+            state.ended = True
             return Issue(None)
 
-        ops = []
-        if state.rotate and state.origin != "none":
-            ops.append(backend.end(session.sid, ctx.mark_ttl_ms(state.created)))
-            state.sid = new_sid()
-        if state.origin == "none":
-            state.created = int(ctx.now)
+        arrived = state.origin
+        ops = begin_save(ctx, session, int(ctx.now))
         expires = ctx.expiry(state.created)
         if expires <= int(ctx.now):
             return Issue(None)  # past its absolute timeout: the session is over
         deadline_ms = ctx.deadline(state.created) * 1000
 
-        if state.origin != "server" or state.rotate:
+        if arrived != "server" or state.rotate:
             # A new hash: a new session, a rotated id, or a session arriving
             # as a JWT (mode switch) that Redis does not hold yet.
             sid = session.sid
@@ -150,6 +150,7 @@ class ServerStore:
                 _seal_field(ctx, sid, state.salt, key, ctx.serializer.dump_bytes(value))
                 for key, value in data.items()
             )
+            ended_old = len(ops)
             ops.append(
                 backend.write(
                     sid,
@@ -161,12 +162,21 @@ class ServerStore:
                     fields=fields,
                 )
             )
+            written = len(ops) - 1
+            if state.login is not None or arrived == "jwt":
+                ops += index_ops(ctx, state, "server")
             replies = backend.run(ops)
-            if not replies[-1] or (len(replies) > 1 and not replies[0]):
-                # The sid was ended meanwhile (a concurrent logout): do not
-                # bring it back under a new id either.
-                backend.run([backend.end(sid, ctx.mark_ttl_ms(state.created))])
+            if ended_old and not replies[0][0]:
+                # The old sid was ended meanwhile (a concurrent logout): do
+                # not bring the session back under a new id either.
+                backend.run(end_ops(ctx, state))
                 return None
+            if replies[written] != 1:
+                # Revoked, or a parallel request of the same session moved it
+                # first: keep the credential the client has.
+                return None
+            if state.login is not None:
+                state.user_gen = int(replies[-1])
             return Issue(fresh_token, expires)
 
         # Update in place: only what changed.
@@ -199,7 +209,7 @@ class ServerStore:
                 )
             ]
         )
-        if not written:
+        if written != 1:
             # Revoked or replaced while this request ran: write nothing back.
             return None
         if token:

@@ -50,6 +50,9 @@ if idle > 0 then
   -- The idle clock and the TTL slide inside the read's own round trip.
   redis.call('HSET', KEYS[1], 'l', ARGV[2])
   redis.call('PEXPIRE', KEYS[1], math.min(deadline - now, idle))
+elseif last and now >= last + 60000 then
+  -- Last seen, for the devices page: written at most once a minute.
+  redis.call('HSET', KEYS[1], 'l', ARGV[2])
 end
 return h
 """,
@@ -59,17 +62,25 @@ return h
 #: ARGV: expected token hash ('' creates a new session), new token hash
 #: ('' keeps it), now, absolute deadline, idle (0 = none), number of fields
 #: to set N, then N field/value pairs, then the fields to delete.
-#: Returns 1 written, 0 refused (revoked, replaced or gone meanwhile: a write
-#: never brings an ended session back).
+#: Returns 1 written, -1 refused because the sid was revoked, 0 refused
+#: because the hash is not the one expected (replaced, gone, or created by a
+#: parallel request). A write never brings an ended session back, and a
+#: replay of the same write (a retried pipeline) counts as done.
 WRITE: t.Final = Script(
     "write",
     """
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 local kind = redis.call('TYPE', KEYS[1]).ok
 if ARGV[1] == '' then
-  if kind ~= 'none' then return 0 end
-elseif kind ~= 'hash' or redis.call('HGET', KEYS[1], 't') ~= ARGV[1] then
+  if kind ~= 'none' then
+    if kind == 'hash' and redis.call('HGET', KEYS[1], 't') == ARGV[2] then return 1 end
+    return 0
+  end
+elseif kind ~= 'hash' then
   return 0
+else
+  local token = redis.call('HGET', KEYS[1], 't')
+  if token ~= ARGV[1] and not (ARGV[2] ~= '' and token == ARGV[2]) then return 0 end
 end
 local now, deadline, idle = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 if now >= deadline then
@@ -95,17 +106,20 @@ return 1
 """,
 )
 
-#: KEYS: session hash, revocation mark. ARGV: mark TTL in ms.
-#: Ends a sid for good: deletes its server copy and marks it revoked.
-#: Returns 1 when the sid was not marked yet.
+#: KEYS: session hash, revocation mark, user mark. ARGV: mark TTL in ms.
+#: Ends a sid for good: deletes its server copy and user mark, marks it
+#: revoked. Returns {1 if it was not marked yet, 1 if Redis knew it (a
+#: server copy or a user mark), its user tag or ''}.
 END: t.Final = Script(
     "end",
     """
-local fresh = redis.call('EXISTS', KEYS[2]) == 0
-redis.call('DEL', KEYS[1])
+local fresh = redis.call('EXISTS', KEYS[2]) == 0 and 1 or 0
+local known = redis.call('EXISTS', KEYS[1], KEYS[3]) > 0 and 1 or 0
+local tag = redis.pcall('GET', KEYS[3])
+if type(tag) ~= 'string' then tag = '' end
+redis.call('DEL', KEYS[1], KEYS[3])
 redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
-if fresh then return 1 end
-return 0
+return {fresh, known, tag}
 """,
 )
 
@@ -122,4 +136,100 @@ return 0
 """,
 )
 
-ALL: t.Final = (READ, WRITE, END, DROP)
+# The user's keys share the hash tag {u:<tag>}: index (hash) and generation.
+# The index holds, per sid, '<sid>' -> sealed SessionInfo and '<sid>:ls' ->
+# last seen (ms, in clear so the touch below can rate-limit itself).
+
+#: KEYS: index, generation, the new sid's user mark. ARGV: sid, sealed info,
+#: now, deadline, old sid ('' none), user tag.
+#: Indexes a session at login; keeps the generation key alive at least as
+#: long as the session, so a bump can never be forgotten while a token that
+#: predates it is valid. Returns the user's generation.
+USER_LOGIN: t.Final = Script(
+    "user_login",
+    """
+local now, deadline = tonumber(ARGV[3]), tonumber(ARGV[4])
+local ttl = deadline - now
+if ttl <= 0 then return 0 end
+if ARGV[5] ~= '' then redis.call('HDEL', KEYS[1], ARGV[5], ARGV[5] .. ':ls') end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], ARGV[1] .. ':ls', ARGV[3])
+if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+local gen = redis.call('GET', KEYS[2])
+if gen and redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
+return tonumber(gen) or 0
+""",
+)
+
+#: KEYS: index, generation. ARGV: sid, now, token's generation.
+#: The per-request user check of a jwt: returns 1 when a revoke_user came
+#: after the token's login, else 0; touches last seen at most once a minute.
+USER_CHECK: t.Final = Script(
+    "user_check",
+    """
+local gen = tonumber(redis.call('GET', KEYS[2])) or 0
+if gen > tonumber(ARGV[3]) then return 1 end
+local field = ARGV[1] .. ':ls'
+local seen = tonumber(redis.call('HGET', KEYS[1], field))
+if seen and tonumber(ARGV[2]) >= seen + 60000 then
+  redis.call('HSET', KEYS[1], field, ARGV[2])
+end
+return 0
+""",
+)
+
+#: KEYS: user mark of a sid. ARGV: user tag, TTL in ms.
+SET_MARK: t.Final = Script(
+    "set_mark",
+    """
+return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+""",
+)
+
+#: KEYS: index. ARGV: sid. Drops one session from its user's index.
+USER_DROP: t.Final = Script(
+    "user_drop",
+    """
+return redis.call('HDEL', KEYS[1], ARGV[1], ARGV[1] .. ':ls')
+""",
+)
+
+#: KEYS: index, generation. ARGV: generation TTL in ms.
+#: Log out everywhere: bumps the generation (every token from an earlier
+#: login dies) and hands back the index, which is deleted.
+USER_REVOKE: t.Final = Script(
+    "user_revoke",
+    """
+local entries = redis.call('HGETALL', KEYS[1])
+redis.call('DEL', KEYS[1])
+redis.call('INCR', KEYS[2])
+if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[1]) then
+  redis.call('PEXPIRE', KEYS[2], ARGV[1])
+end
+return entries
+""",
+)
+
+#: KEYS: naming key. ARGV: sealed candidate, TTL in ms.
+#: The first process stores its candidate; every process reads the winner
+#: and keeps the key alive.
+NAMING_KEY: t.Final = Script(
+    "naming_key",
+    """
+redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return redis.call('GET', KEYS[1])
+""",
+)
+
+ALL: t.Final = (
+    READ,
+    WRITE,
+    END,
+    DROP,
+    SET_MARK,
+    USER_LOGIN,
+    USER_CHECK,
+    USER_DROP,
+    USER_REVOKE,
+    NAMING_KEY,
+)

@@ -1,0 +1,128 @@
+"""The Flask-Login wiring: signals in, rotation and revocation out.
+
+When a ``LoginManager`` is on the app: ``user_logged_in`` and
+``user_loaded_from_cookie`` rotate the sid, end the old token and index the
+session under the user; ``user_logged_out`` rotates and ends it. Receivers are
+module-level functions, so blinker keeps them.
+
+Remember-me: Flask-Login's ``remember_token`` is the user id and an HMAC, valid
+for a year and blind to revocation. Beside it the extension sets a companion
+cookie ``<REMEMBER_COOKIE_NAME>_hs`` with the user id and the user's
+revocation generation, signed with our key. A remember cookie that comes
+without a current companion is refused before Flask-Login reads it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import typing as t
+
+from flask import current_app
+from flask import request
+from flask import session
+
+from .session import HybridSessionData
+from .tokens import b64decode
+from .tokens import b64encode
+
+if t.TYPE_CHECKING:
+    from flask import Flask
+
+    from .crypto import KeyRing
+
+#: Suffix of the companion cookie's name.
+COMPANION_SUFFIX: t.Final = "_hs"
+
+
+def _current() -> HybridSessionData | None:
+    from .interface import HybridSessionInterface
+
+    if not isinstance(current_app.session_interface, HybridSessionInterface):
+        return None
+    current = session._get_current_object()  # type: ignore[attr-defined]
+    return current if isinstance(current, HybridSessionData) else None
+
+
+def mark_login(current: HybridSessionData, user_id: str) -> None:
+    """Make the save rotate the sid, end the old token and index ``user_id``."""
+    state = current._state
+    state.rotate = True
+    state.login = user_id
+    state.login_tag = None
+    state.logout = False
+    state.user_agent = (request.user_agent.string or None) if request else None
+    if state.user_agent:
+        state.user_agent = state.user_agent[:256]
+    state.ip = request.remote_addr if request else None
+    current.modified = True
+
+
+def mark_logout(current: HybridSessionData) -> None:
+    """Make the save rotate the sid, end the old token and drop it from the index."""
+    state = current._state
+    state.rotate = True
+    state.logout = True
+    state.login = None
+    current.modified = True
+
+
+def on_logged_in(sender: Flask, user: t.Any = None, **extra: t.Any) -> None:
+    current = _current()
+    if current is not None and "_user_id" in current:
+        mark_login(current, str(current["_user_id"]))
+
+
+def on_logged_out(sender: Flask, user: t.Any = None, **extra: t.Any) -> None:
+    current = _current()
+    if current is not None:
+        mark_logout(current)
+
+
+def connect() -> bool:
+    """Listen to Flask-Login's signals, once; False when it is not installed."""
+    try:
+        from flask_login import signals as login_signals
+    except ImportError:
+        return False
+    login_signals.user_logged_in.connect(on_logged_in)
+    login_signals.user_loaded_from_cookie.connect(on_logged_in)
+    login_signals.user_logged_out.connect(on_logged_out)
+    return True
+
+
+# The companion cookie.
+
+
+def remember_cookie_name(app: Flask) -> str:
+    return str(app.config.get("REMEMBER_COOKIE_NAME", "remember_token"))
+
+
+def companion_value(ring: KeyRing, user_id: str, generation: int) -> str:
+    payload = b64encode(json.dumps([user_id, generation], separators=(",", ":")).encode())
+    mac = hmac.new(ring.remember_key, payload.encode(), hashlib.sha256).digest()[:16]
+    return f"{payload}.{b64encode(mac)}"
+
+
+def read_companion(ring: KeyRing, value: str | None) -> tuple[str, int] | None:
+    """The user id and generation of a companion cookie with a good signature."""
+    if not value or len(value) > 1024 or value.count(".") != 1:
+        return None
+    payload, mac = value.split(".")
+    try:
+        expected = hmac.new(ring.remember_key, payload.encode(), hashlib.sha256).digest()[:16]
+        if not hmac.compare_digest(expected, b64decode(mac)):
+            return None
+        user_id, generation = json.loads(b64decode(payload))
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(user_id, str) or not isinstance(generation, int):
+        return None
+    return user_id, generation
+
+
+def remember_user_id(value: str) -> str | None:
+    """The user id in Flask-Login's remember cookie (``<id>|<digest>``), unverified."""
+    user_id, sep, _ = value.rpartition("|")
+    return user_id if sep else None

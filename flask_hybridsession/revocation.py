@@ -1,0 +1,374 @@
+"""Revocation lists, the per-user index, and what login and logout do to them.
+
+A sid is ended by a mark (``{s:<sid>}:r``) that lives until the session's
+absolute deadline, so every token the session ever had dies with it and the
+list prunes itself. ``revoke_user`` bumps the user's generation (every jwt
+token from an earlier login dies, listed or not) and ends every indexed sid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+import logging
+import os
+import re
+import threading
+import typing as t
+
+import redis
+
+from . import signals
+from .crypto import DecryptError
+from .errors import StoreUnavailable
+from .session import HybridSessionData
+from .session import SessionState
+from .session import new_sid
+
+if t.TYPE_CHECKING:
+    from flask import Flask
+
+    from .interface import HybridSessionInterface
+    from .stores.backend import Op
+    from .stores.backend import RedisBackend
+    from .stores.base import Context
+
+logger = logging.getLogger("flask_hybridsession")
+_SID: t.Final = re.compile(r"[A-Za-z0-9_-]{22}")
+
+#: Lifetime of the stored naming key, refreshed by every process that loads it.
+NAMING_KEY_TTL_MS: t.Final = 400 * 24 * 3600 * 1000
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """One live session of a user, as a "your devices" page shows it.
+
+    .. versionadded:: 0.1
+    """
+
+    #: The session's id (not a credential).
+    sid: str
+    #: When the session was created (its login), aware UTC.
+    created_at: datetime.datetime
+    #: The last request seen, aware UTC (updated at most once a minute).
+    last_seen: datetime.datetime
+    #: Where the session lives now: ``"jwt"`` or ``"server"``.
+    mode: str
+    #: The ``User-Agent`` of the login request.
+    user_agent: str | None
+    #: The client address of the login request.
+    ip: str | None
+
+
+def utc(ms: int) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC)
+
+
+# What every store keeps about a session beside its data.
+
+
+def meta_of(state: SessionState) -> dict[str, t.Any]:
+    """The session's metadata as stored (sealed) with it."""
+    meta: dict[str, t.Any] = {"c": state.created}
+    if state.user_id is not None:
+        meta.update(u=state.user_id, ut=state.user_tag, g=state.user_gen)
+    return meta
+
+
+def apply_meta(state: SessionState, meta: dict[str, t.Any]) -> None:
+    """Fill ``state`` from stored metadata.
+
+    :raises ValueError: the metadata is not ours.
+    """
+    created, user = meta["c"], meta.get("u")
+    if not isinstance(created, int):
+        raise ValueError("bad created")
+    state.created = created
+    if user is not None:
+        tag, gen = meta.get("ut"), meta.get("g")
+        if not isinstance(user, str) or not isinstance(tag, str | None) or not isinstance(gen, int):
+            raise ValueError("bad user")
+        state.user_id, state.user_tag, state.user_gen = user, tag, gen
+
+
+# The lifecycle steps the stores run at save.
+
+
+def begin_save(ctx: Context, session: HybridSessionData, now: int) -> list[Op]:
+    """Apply a pending rotation, login or logout to ``session``'s state.
+
+    :return: the ops that end the old sid, to send in the save's round trip.
+    """
+    state = session._state
+    backend = ctx.backend
+    ops: list[Op] = []
+    if state.origin == "none":
+        state.created = now
+        state.sid = session.sid  # a new session gets its id now
+    if state.rotate and state.origin != "none":
+        if backend is not None:
+            ops.append(backend.end(session.sid, ctx.mark_ttl_ms(state.created)))
+            if state.user_tag:
+                ops.append(backend.user_drop(state.user_tag, session.sid))
+        state.old_sid = session.sid
+        state.sid = new_sid()
+    if state.login is not None:
+        # The absolute clock restarts at login; regenerate() keeps it.
+        state.user_id, state.user_tag, state.user_gen = state.login, state.login_tag, 0
+        state.created = now
+    elif state.logout:
+        state.user_id = state.user_tag = None
+        state.user_gen = 0
+    return ops
+
+
+def index_ops(ctx: Context, state: SessionState, mode: str) -> list[Op]:
+    """Index the session under its user (login, or a move between stores).
+
+    The last op's reply is the user's generation.
+    """
+    backend = ctx.backend
+    if backend is None or state.user_tag is None or state.sid is None:
+        return []
+    deadline = ctx.deadline(state.created)
+    info = {"c": state.created, "m": mode, "ua": state.user_agent, "ip": state.ip}
+    sealed = ctx.ring.seal(state.sid, b"index", ctx.serializer.dump_bytes(info))
+    return [
+        backend.user_mark(state.sid, state.user_tag, ctx.mark_ttl_ms(state.created)),
+        backend.user_login(
+            state.user_tag,
+            state.sid,
+            sealed,
+            now_ms=ctx.now_ms,
+            deadline_ms=deadline * 1000,
+            old_sid=state.old_sid or "",
+        ),
+    ]
+
+
+def end_ops(ctx: Context, state: SessionState) -> list[Op]:
+    """End the session for good (cleared, logged out)."""
+    backend = ctx.backend
+    if backend is None or state.sid is None:
+        return []
+    ops = [backend.end(state.sid, ctx.mark_ttl_ms(state.created))]
+    if state.user_tag:
+        ops.append(backend.user_drop(state.user_tag, state.sid))
+    return ops
+
+
+class NamingKey:
+    """The key that names user keys: configured, or generated once and kept in Redis.
+
+    It is not derived from ``SECRET_KEY``, so a rotation never renames a key.
+    """
+
+    def __init__(self, configured: bytes | None) -> None:
+        self._key = configured
+        self._lock = threading.Lock()
+
+    @property
+    def cached(self) -> bytes | None:
+        return self._key
+
+    def load(self, ctx: Context) -> bytes:
+        """The naming key; one round trip the first time a process needs it.
+
+        :raises redis.RedisError: Redis is unavailable.
+        """
+        if self._key is not None:
+            return self._key
+        backend = ctx.backend
+        if backend is None:  # pragma: no cover - callers check for Redis first
+            raise RuntimeError("the naming key needs Redis")
+        candidate = ctx.ring.seal("", b"naming-key", os.urandom(32))
+        [stored] = backend.run([backend.naming_key(candidate, NAMING_KEY_TTL_MS)])
+        try:
+            key, current = ctx.ring.open("", b"naming-key", stored)
+        except DecryptError:
+            # Sealed under a key no longer in the ring: names made with it are
+            # lost either way; start a new one.
+            backend.client.delete(backend.names.naming_key)
+            [stored] = backend.run([backend.naming_key(candidate, NAMING_KEY_TTL_MS)])
+            key, current = ctx.ring.open("", b"naming-key", stored)
+        if not current:
+            # Re-seal under the current key before the retired one is dropped.
+            backend.client.set(
+                backend.names.naming_key,
+                ctx.ring.seal("", b"naming-key", key),
+                px=NAMING_KEY_TTL_MS,
+            )
+        with self._lock:
+            self._key = key
+        return key
+
+    def tag(self, ctx: Context, backend: RedisBackend, user_id: str) -> str:
+        return backend.names.user_tag(self.load(ctx), user_id)
+
+
+# The public operations (HybridSession.revoke & co.), outside the request budget.
+
+_warned_off: set[str] = set()
+
+
+def _ready(interface: HybridSessionInterface, app: Flask, action: str) -> Context | None:
+    """A context for an operation, or None (with one warning) when revocation is off."""
+    if interface.backend is None:
+        if action not in _warned_off:
+            _warned_off.add(action)
+            logger.warning(
+                "%s does nothing: HYBRID_SESSION_REVOCATION is False in jwt mode.", action
+            )
+        return None
+    secrets = interface._secrets(app)
+    if secrets is None:
+        raise RuntimeError(f"{action} needs SECRET_KEY.")
+    return interface.context(app, secrets, "cookie")
+
+
+@contextlib.contextmanager
+def _store(interface: HybridSessionInterface) -> t.Iterator[None]:
+    try:
+        yield
+    except redis.RedisError as exc:
+        logger.error("session store unavailable: %s: %s", type(exc).__name__, exc)
+        raise StoreUnavailable(interface.settings.retry_after, cause=type(exc).__name__) from exc
+
+
+def revoke(interface: HybridSessionInterface, app: Flask, sid: str) -> bool:
+    ctx = _ready(interface, app, "revoke()")
+    if ctx is None or not _SID.fullmatch(sid):
+        return False
+    backend = t.cast("RedisBackend", ctx.backend)
+    with _store(interface):
+        [(fresh, known, tag)] = backend.run([backend.end(sid, ctx.absolute * 1000 + 1000)])
+        if tag:
+            backend.run([backend.user_drop(tag.decode(), sid)])
+    ended = bool(fresh and known)
+    if ended:
+        signals.session_revoked.send(app, sid=sid, user_id=None, reason="revoke")
+    return ended
+
+
+def revoke_user(interface: HybridSessionInterface, app: Flask, user_id: str) -> int:
+    ctx = _ready(interface, app, "revoke_user()")
+    if ctx is None:
+        return 0
+    backend = t.cast("RedisBackend", ctx.backend)
+    ttl = ctx.absolute * 1000 + 1000
+    with _store(interface):
+        tag = interface.naming.tag(ctx, backend, user_id)
+        [flat] = backend.run([backend.user_revoke(tag, ttl)])
+        sids = [f.decode() for f in flat[::2] if not f.endswith(b":ls")]
+        replies = backend.run([backend.end(sid, ttl) for sid in sids]) if sids else []
+    ended = [sid for sid, (fresh, _, _) in zip(sids, replies, strict=True) if fresh]
+    for sid in ended:
+        signals.session_revoked.send(app, sid=sid, user_id=user_id, reason="revoke_user")
+    return len(ended)
+
+
+def sessions_for(interface: HybridSessionInterface, app: Flask, user_id: str) -> list[SessionInfo]:
+    ctx = _ready(interface, app, "sessions_for()")
+    if ctx is None:
+        return []
+    backend = t.cast("RedisBackend", ctx.backend)
+    with _store(interface):
+        tag = interface.naming.tag(ctx, backend, user_id)
+        return _live_entries(ctx, backend, tag)
+
+
+def _live_entries(ctx: Context, backend: RedisBackend, tag: str) -> list[SessionInfo]:
+    """The index's live sessions; drops entries whose session ended."""
+    client, names = backend.client, backend.names
+    index = names.user_index(tag)
+    entries = t.cast(dict[bytes, bytes], client.hgetall(index))
+    sids = [f.decode() for f in entries if not f.endswith(b":ls")]
+    if not sids:
+        return []
+    pipe = client.pipeline(transaction=False)
+    for sid in sids:
+        pipe.exists(names.revoked(sid))
+        pipe.hget(names.session(sid), "l")
+    checks = pipe.execute()
+    found, dead = [], []
+    for position, sid in enumerate(sids):
+        revoked, server_seen = checks[2 * position], checks[2 * position + 1]
+        try:
+            plaintext, _ = ctx.ring.open(sid, b"index", entries[sid.encode()])
+            info = ctx.serializer.loads(plaintext)
+            created = int(info["c"])
+        except (DecryptError, ValueError, KeyError, TypeError):
+            dead.append(sid)
+            continue
+        if revoked or ctx.deadline(created) <= int(ctx.now):
+            dead.append(sid)
+            continue
+        seen = max(
+            int(entries.get(f"{sid}:ls".encode(), b"0") or 0),
+            int(server_seen or 0),
+            created * 1000,
+        )
+        found.append(
+            SessionInfo(
+                sid=sid,
+                created_at=utc(created * 1000),
+                last_seen=utc(seen),
+                mode="server" if server_seen is not None else "jwt",
+                user_agent=info.get("ua"),
+                ip=info.get("ip"),
+            )
+        )
+    if dead:
+        client.hdel(index, *dead, *(f"{sid}:ls" for sid in dead))
+    return sorted(found, key=lambda info: info.last_seen, reverse=True)
+
+
+def is_revoked(interface: HybridSessionInterface, sid: str) -> bool:
+    backend = interface.backend
+    if backend is None or not _SID.fullmatch(sid):
+        return False
+    with _store(interface):
+        return bool(backend.client.exists(backend.names.revoked(sid)))
+
+
+def purge(interface: HybridSessionInterface, app: Flask) -> int:
+    """Drop index entries of ended sessions; return how many were dropped."""
+    ctx = _ready(interface, app, "purge")
+    if ctx is None:
+        return 0
+    backend = t.cast("RedisBackend", ctx.backend)
+    prefix = backend.names.prefix
+    dropped = 0
+    with _store(interface):
+        for key in backend.client.scan_iter(match=f"{_glob(prefix)}{{u:*}}:i", count=500):
+            tag = key.decode()[len(prefix) + 3 : -3]
+            before = backend.client.hlen(key)
+            _live_entries(ctx, backend, tag)
+            dropped += (before - backend.client.hlen(key)) // 2
+    return dropped
+
+
+def stats(interface: HybridSessionInterface, app: Flask) -> dict[str, int]:
+    """Counts of what Redis holds: server sessions, indexed users and sessions, marks."""
+    backend = interface.backend
+    counts = {"server_sessions": 0, "indexed_sessions": 0, "indexed_users": 0, "revoked": 0}
+    if backend is None:
+        return counts
+    prefix = _glob(backend.names.prefix)
+    with _store(interface):
+        for key in backend.client.scan_iter(match=f"{prefix}{{*", count=1000):
+            if key.endswith(b":r"):
+                counts["revoked"] += 1
+            elif key.endswith(b":i"):
+                counts["indexed_users"] += 1
+                counts["indexed_sessions"] += backend.client.hlen(key) // 2
+            elif key.endswith(b"}") and key[len(backend.names.prefix) + 1 :].startswith(b"s:"):
+                counts["server_sessions"] += 1
+    counts["jwt_sessions"] = max(counts["indexed_sessions"] - counts["server_sessions"], 0)
+    return counts
+
+
+def _glob(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
