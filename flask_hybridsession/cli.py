@@ -22,6 +22,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from . import revocation
+from .extension import real_app
 from .interface import HybridSessionInterface
 
 cli = AppGroup("hybrid-session", help="Inspect and revoke flask-hybridsession sessions.")
@@ -44,7 +45,7 @@ def _out(as_json: bool, data: t.Any, text: str) -> None:
 @json_option
 def sessions_command(user_id: str, as_json: bool) -> None:
     """List USER_ID's live sessions."""
-    found = revocation.sessions_for(_interface(), current_app, user_id)
+    found = revocation.sessions_for(_interface(), real_app(), user_id)
     rows = [
         {
             "sid": s.sid,
@@ -69,7 +70,7 @@ def sessions_command(user_id: str, as_json: bool) -> None:
 @json_option
 def revoke_command(sid: str, as_json: bool) -> None:
     """End session SID wherever it lives."""
-    ended = revocation.revoke(_interface(), current_app, sid)
+    ended = revocation.revoke(_interface(), real_app(), sid)
     _out(
         as_json,
         {"sid": sid, "revoked": ended},
@@ -82,7 +83,7 @@ def revoke_command(sid: str, as_json: bool) -> None:
 @json_option
 def revoke_user_command(user_id: str, as_json: bool) -> None:
     """Log USER_ID out everywhere."""
-    count = revocation.revoke_user(_interface(), current_app, user_id)
+    count = revocation.revoke_user(_interface(), real_app(), user_id)
     _out(
         as_json,
         {"user_id": user_id, "revoked": count},
@@ -94,7 +95,7 @@ def revoke_user_command(user_id: str, as_json: bool) -> None:
 @json_option
 def purge_command(as_json: bool) -> None:
     """Drop index entries of sessions that have ended."""
-    dropped = revocation.purge(_interface(), current_app)
+    dropped = revocation.purge(_interface(), real_app())
     _out(as_json, {"dropped": dropped}, f"Dropped {dropped} stale index entries.")
 
 
@@ -102,6 +103,6 @@ def purge_command(as_json: bool) -> None:
 @json_option
 def stats_command(as_json: bool) -> None:
     """Count live sessions by mode, indexed users and revocation entries."""
-    counts = revocation.stats(_interface(), current_app)
+    counts = revocation.stats(_interface(), real_app())
     text = "\n".join(f"{name.replace('_', ' ')}: {value}" for name, value in sorted(counts.items()))
     _out(as_json, counts, text)

@@ -84,6 +84,8 @@ class KeyRing:
     signing: tuple[tuple[str, bytes], ...]
     #: Signs the remember-me companion cookie.
     remember_key: bytes
+    #: Derives the server token that replaces a JWT (see ``stores.redis``).
+    token_key: bytes
 
     def __repr__(self) -> str:
         kids = ", ".join(k.kid.hex() for k in self.encryption)
@@ -139,7 +141,10 @@ def build_keyring(
         derived = [hkdf(s, "jwt-" + algorithm, _HASH_BYTES[algorithm]) for s in secrets]
         signing = tuple((_b64_kid(k), k) for k in derived)
     return KeyRing(
-        encryption=encryption, signing=signing, remember_key=hkdf(secrets[0], "remember-cookie")
+        encryption=encryption,
+        signing=signing,
+        remember_key=hkdf(secrets[0], "remember-cookie"),
+        token_key=hkdf(secrets[0], "server-token"),
     )
 
 

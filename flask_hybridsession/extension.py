@@ -146,7 +146,7 @@ class HybridSession:
 
         .. versionadded:: 0.1
         """
-        return revocation.revoke(_interface(), current_app, sid)
+        return revocation.revoke(_interface(), real_app(), sid)
 
     def revoke_user(self, user_id: str | int) -> int:
         """Log ``user_id`` out everywhere: every session and token issued before now.
@@ -158,7 +158,7 @@ class HybridSession:
 
         .. versionadded:: 0.1
         """
-        return revocation.revoke_user(_interface(), current_app, str(user_id))
+        return revocation.revoke_user(_interface(), real_app(), str(user_id))
 
     def sessions_for(self, user_id: str | int) -> list[revocation.SessionInfo]:
         """The user's live sessions, newest activity first; stale index entries are dropped.
@@ -167,7 +167,7 @@ class HybridSession:
 
         .. versionadded:: 0.1
         """
-        return revocation.sessions_for(_interface(), current_app, str(user_id))
+        return revocation.sessions_for(_interface(), real_app(), str(user_id))
 
     def is_revoked(self, sid: str) -> bool:
         """Whether ``sid`` was ended (by logout, revocation or rotation).
@@ -192,3 +192,8 @@ def _current_session() -> HybridSessionData:
     if not isinstance(found, HybridSessionData):
         raise RuntimeError("The session is unavailable (no SECRET_KEY, or Redis is down).")
     return found
+
+
+def real_app() -> Flask:
+    """The current app itself, not the proxy: signal receivers filter on the sender."""
+    return t.cast("Flask", current_app._get_current_object())  # type: ignore[attr-defined]

@@ -40,6 +40,8 @@ class SessionState:
     origin: Origin = "none"
     #: Start of the absolute clock, Unix seconds.
     created: int = 0
+    #: ``jti`` of the JWT the request brought.
+    jti: str | None = None
     #: ``iat`` and ``exp`` of the JWT the request brought.
     issued_at: int = 0
     expires_at: int = 0

@@ -251,3 +251,68 @@ def test_revocation_off_methods_warn_and_do_nothing(
     client = app.test_client()
     client.post("/login/alice")
     assert client.get("/me").text == "alice"
+
+
+def test_logout_method_clears_and_ends_in_every_form(make_login_app: AppFactory, mode: str) -> None:
+    app = make_login_app(mode)
+
+    @app.post("/hybrid-logout")
+    def hybrid_logout() -> str:
+        app.extensions["hybrid_session"].logout()
+        return "ok"
+
+    client = app.test_client()
+    client.post("/login/alice?remember=1")
+    client.post("/set/cart/x")
+    credential = _credential(client)
+    response = client.post("/hybrid-logout")
+    cookies = response.headers.getlist("Set-Cookie")
+    assert any(c.startswith("remember_token=;") for c in cookies)
+    assert client.get("/me").status_code == 401
+    assert client.get("/get/cart").json["value"] == "None"
+    assert _replay(app, credential).status_code == 401
+
+
+def test_login_restarts_the_absolute_clock_and_regenerate_keeps_it(
+    make_login_app: AppFactory, mode: str
+) -> None:
+    import time
+
+    app = make_login_app(mode, HYBRID_SESSION_ABSOLUTE_TIMEOUT=100)
+    now = [time.time()]
+    app.session_interface.clock = lambda: now[0]  # type: ignore[attr-defined]
+    client = app.test_client()
+    client.post("/set/cart/x")
+    now[0] += 60
+    client.post("/login/alice")  # the clock restarts here
+    now[0] += 60
+    client.post("/reauth")  # keeps it
+    now[0] += 30
+    assert client.get("/me").text == "alice"  # 90 s after login
+    now[0] += 15
+    assert client.get("/me").status_code == 401  # 105 s after login
+
+
+def test_revoke_user_sends_one_signal_per_session(make_login_app: AppFactory) -> None:
+    app = make_login_app("server")
+    for _ in range(3):
+        app.test_client().post("/login/alice")
+    EVENTS.clear()
+    with signals.session_revoked.connected_to(_record, app), app.app_context():
+        assert app.extensions["hybrid_session"].revoke_user("alice") == 3
+        assert app.extensions["hybrid_session"].revoke_user("alice") == 0
+    assert [e[0] for e in EVENTS] == ["revoke_user"] * 3
+
+
+def test_deleted_user_is_anonymous_at_once(make_login_app: AppFactory, mode: str) -> None:
+    from .conftest import USERS
+
+    app = make_login_app(mode)
+    USERS.add("carol")
+    try:
+        client = app.test_client()
+        client.post("/login/carol")
+        assert client.get("/me").text == "carol"
+    finally:
+        USERS.discard("carol")
+    assert client.get("/me").status_code == 401

@@ -79,6 +79,8 @@ def test_parallel_requests_after_switch_to_server_keep_the_session(
     for thread in threads:
         thread.join(10)
     assert {code for code, _ in results.values()} == {200}
+    # Both responses carry the same server token, derived from the JWT.
+    assert len({cookie.value for _, cookie in results.values()}) == 1
     for _, cookie in results.values():
         assert cookie is not None
         reader = server_app.test_client()

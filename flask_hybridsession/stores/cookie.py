@@ -55,6 +55,7 @@ class JwtStore:
             raise ValueError("bad envelope")
         apply_meta(state, envelope)
         state.credential_kind = "jwt"
+        state.jti = jti
         state.issued_at, state.expires_at = claims["iat"], claims["exp"]
         backend = self.backend
         if backend is not None:

@@ -9,6 +9,8 @@ requests that change different keys keep each other's writes.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import re
 import typing as t
@@ -41,6 +43,20 @@ class GarbageEntry(Exception):
 def new_token(sid: str) -> str:
     """A server token for ``sid``: 256 random bits behind the sid."""
     return "v1." + b64encode(b64decode(sid) + os.urandom(32))
+
+
+def token_for(ctx: Context, sid: str, jti: str | None) -> str:
+    """The server token that carries ``sid`` from now on.
+
+    A session arriving as a JWT (mode switch, a move into Redis) gets a token
+    derived from that JWT's ``jti``: every parallel request that brings the
+    same JWT issues the same token, so none of them undoes another's. A
+    rotation (login, ``regenerate()``) or a new session gets a random one.
+    """
+    if jti is None:
+        return new_token(sid)
+    secret = hmac.new(ctx.ring.token_key, f"{sid}|{jti}".encode(), hashlib.sha256).digest()
+    return "v1." + b64encode(b64decode(sid) + secret)
 
 
 def sid_of(token: str) -> str:
@@ -144,7 +160,7 @@ class ServerStore:
             # as a JWT (mode switch) that Redis does not hold yet.
             sid = session.sid
             state.salt = os.urandom(16)
-            fresh_token = new_token(sid)
+            fresh_token = token_for(ctx, sid, None if state.rotate else state.jti)
             fields = {_META: self._meta(ctx, sid, state)}
             fields.update(
                 _seal_field(ctx, sid, state.salt, key, ctx.serializer.dump_bytes(value))
@@ -182,7 +198,12 @@ class ServerStore:
         # Update in place: only what changed.
         sid = session.sid
         salt = t.cast(bytes, state.salt)  # set by fill()
-        token: str | None = None if state.credential_kind == "server" else new_token(sid)
+        # A client that came with a JWT gets the server token; a parallel
+        # request with the same JWT may have stored it already.
+        token = None if state.credential_kind == "server" else token_for(ctx, sid, state.jti)
+        new_hash = token_hash(token) if token else None
+        if new_hash == state.token_hash:
+            new_hash = None
         changed: dict[bytes, bytes] = {}
         if session.modified or state.stale:
             for key, value in data.items():
@@ -193,14 +214,16 @@ class ServerStore:
         deleted = [field_name(salt, key) for key in state.loaded.keys() - data.keys()]
         if state.rekey:
             changed[_META] = self._meta(ctx, sid, state)
-        if not (changed or deleted or token):
+        if not (changed or deleted or new_hash):
+            if token:
+                return Issue(token, expires)
             return self._untouched(ctx, session, expires)
         [written] = backend.run(
             [
                 backend.write(
                     sid,
                     expect=state.token_hash,
-                    token_hash=token_hash(token) if token else None,
+                    token_hash=new_hash,
                     now_ms=ctx.now_ms,
                     deadline_ms=deadline_ms,
                     idle_ms=ctx.idle_ms,
