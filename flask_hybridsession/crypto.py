@@ -82,8 +82,8 @@ class KeyRing:
     encryption: tuple[RingKey, ...]
     #: HMAC keys that sign and verify JWTs (HS* only), by kid; first signs.
     signing: tuple[tuple[str, bytes], ...]
-    #: Signs the remember-me companion cookie.
-    remember_key: bytes
+    #: Sign (first) and verify the remember-me companion cookie.
+    remember_keys: tuple[bytes, ...]
     #: Derives the server token that replaces a JWT (see ``stores.redis``).
     token_key: bytes
 
@@ -143,7 +143,7 @@ def build_keyring(
     return KeyRing(
         encryption=encryption,
         signing=signing,
-        remember_key=hkdf(secrets[0], "remember-cookie"),
+        remember_keys=tuple(hkdf(s, "remember-cookie") for s in secrets),
         token_key=hkdf(secrets[0], "server-token"),
     )
 

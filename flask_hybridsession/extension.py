@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import typing as t
 
+import redis
 from flask import current_app
 from flask import request
 from flask import session
@@ -95,7 +96,17 @@ class HybridSession:
         if settings.needs_redis:
             client, keepalive = connect(settings, app)
             backend = RedisBackend(client, KeyNames(settings.key_prefix))
-        app.session_interface = HybridSessionInterface(settings, backend, keepalive)
+        interface = HybridSessionInterface(settings, backend, keepalive)
+        app.session_interface = interface
+        if backend is not None and app.secret_key and settings.naming_key is None:
+            # Load the naming key now, so no login pays the extra round trip.
+            # Redis may not be up yet: then the first login loads it.
+            try:
+                secrets = interface._secrets(app)
+                if secrets is not None:
+                    interface.naming.load(interface.context(app, secrets, "cookie"))
+            except redis.RedisError as exc:
+                logger.info("naming key not loaded at start (%s); loading it later", exc)
         app.extensions[EXTENSION_KEY] = self
         login.connect()
         from .cli import cli

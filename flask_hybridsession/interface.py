@@ -8,7 +8,6 @@ session is saved, so a token from another mode still opens and is re-issued.
 
 from __future__ import annotations
 
-import datetime
 import logging
 import re
 import time
@@ -142,6 +141,7 @@ class HybridSessionInterface(SessionInterface):
             absolute=absolute,
             cookie_size=size,
             refresh_each_request=app.config["SESSION_REFRESH_EACH_REQUEST"],
+            keep_generation_ms=max(absolute, login.remember_seconds(app)) * 1000,
         )
 
     def _attrs(self, app: Flask, expires: int | None) -> dict[str, t.Any]:
@@ -278,7 +278,7 @@ class HybridSessionInterface(SessionInterface):
         if secrets is None:
             return
         ctx = self.context(app, secrets, state.transport)
-        sid_before = state.sid
+        sid_before, user_before = state.sid, state.user_id
         try:
             if state.login is not None and self.backend is not None:
                 state.login_tag = self.naming.tag(ctx, self.backend, state.login)
@@ -290,16 +290,22 @@ class HybridSessionInterface(SessionInterface):
         if issue is not None:
             self._emit(app, response, session, issue)
         self._companion(app, response, session, ctx)
-        self._signal(app, session, issue, sid_before)
+        self._signal(app, session, issue, sid_before, user_before)
 
     def _signal(
-        self, app: Flask, session: HybridSessionData, issue: Issue | None, sid_before: str | None
+        self,
+        app: Flask,
+        session: HybridSessionData,
+        issue: Issue | None,
+        sid_before: str | None,
+        user_before: str | None,
     ) -> None:
         state = session._state
         user_id = state.user_id
         if state.ended or (state.logout and state.old_sid):
             ended = state.old_sid if state.logout and state.old_sid else sid_before
-            signals.session_revoked.send(app, sid=ended, user_id=user_id, reason="logout")
+            reason = "logout" if state.logout else "cleared"
+            signals.session_revoked.send(app, sid=ended, user_id=user_before, reason=reason)
             if state.ended:
                 return
         if issue is None or issue.value is None:
@@ -333,11 +339,8 @@ class HybridSessionInterface(SessionInterface):
             if header.startswith(prefix + ";") or "Max-Age=0" in header or user_id is None:
                 response.delete_cookie(companion, **attrs)
             else:
-                duration = config.get("REMEMBER_COOKIE_DURATION") or datetime.timedelta(days=365)
-                if isinstance(duration, int):
-                    duration = datetime.timedelta(seconds=duration)
                 value = login.companion_value(ctx.ring, user_id, session._state.user_gen)
-                response.set_cookie(companion, value, max_age=duration, **attrs)
+                response.set_cookie(companion, value, max_age=login.remember_seconds(app), **attrs)
             return
 
     def _emit(

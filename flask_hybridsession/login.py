@@ -14,6 +14,7 @@ without a current companion is refused before Flask-Login reads it.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import hmac
 import json
@@ -99,9 +100,17 @@ def remember_cookie_name(app: Flask) -> str:
     return str(app.config.get("REMEMBER_COOKIE_NAME", "remember_token"))
 
 
+def remember_seconds(app: Flask) -> int:
+    """How long Flask-Login's remember cookie lives (REMEMBER_COOKIE_DURATION)."""
+    duration = app.config.get("REMEMBER_COOKIE_DURATION") or datetime.timedelta(days=365)
+    if isinstance(duration, datetime.timedelta):
+        return int(duration.total_seconds())
+    return int(duration)
+
+
 def companion_value(ring: KeyRing, user_id: str, generation: int) -> str:
     payload = b64encode(json.dumps([user_id, generation], separators=(",", ":")).encode())
-    mac = hmac.new(ring.remember_key, payload.encode(), hashlib.sha256).digest()[:16]
+    mac = hmac.new(ring.remember_keys[0], payload.encode(), hashlib.sha256).digest()[:16]
     return f"{payload}.{b64encode(mac)}"
 
 
@@ -111,8 +120,11 @@ def read_companion(ring: KeyRing, value: str | None) -> tuple[str, int] | None:
         return None
     payload, mac = value.split(".")
     try:
-        expected = hmac.new(ring.remember_key, payload.encode(), hashlib.sha256).digest()[:16]
-        if not hmac.compare_digest(expected, b64decode(mac)):
+        given = b64decode(mac)
+        if not any(
+            hmac.compare_digest(hmac.new(k, payload.encode(), hashlib.sha256).digest()[:16], given)
+            for k in ring.remember_keys
+        ):
             return None
         user_id, generation = json.loads(b64decode(payload))
     except (ValueError, TypeError):

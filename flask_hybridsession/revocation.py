@@ -21,6 +21,7 @@ import redis
 
 from . import signals
 from .crypto import DecryptError
+from .errors import HybridSessionError
 from .errors import StoreUnavailable
 from .session import HybridSessionData
 from .session import SessionState
@@ -125,9 +126,9 @@ def begin_save(ctx: Context, session: HybridSessionData, now: int) -> list[Op]:
 
 
 def index_ops(ctx: Context, state: SessionState, mode: str) -> list[Op]:
-    """Index the session under its user (login, or a move between stores).
+    """Index the session under its user (login, rotation, or a move between stores).
 
-    The last op's reply is the user's generation.
+    The reply of the second op is the user's generation.
     """
     backend = ctx.backend
     if backend is None or state.user_tag is None or state.sid is None:
@@ -144,8 +145,14 @@ def index_ops(ctx: Context, state: SessionState, mode: str) -> list[Op]:
             now_ms=ctx.now_ms,
             deadline_ms=deadline * 1000,
             old_sid=state.old_sid or "",
+            keep_ms=ctx.keep_generation_ms,
         ),
-    ]
+    ] + (
+        # The naming key lives as long as it names keys.
+        [backend.touch(backend.names.naming_key, NAMING_KEY_TTL_MS)]
+        if ctx.settings.naming_key is None
+        else []
+    )
 
 
 def end_ops(ctx: Context, state: SessionState) -> list[Op]:
@@ -224,7 +231,7 @@ def _ready(interface: HybridSessionInterface, app: Flask, action: str) -> Contex
         return None
     secrets = interface._secrets(app)
     if secrets is None:
-        raise RuntimeError(f"{action} needs SECRET_KEY.")
+        raise HybridSessionError(f"{action} needs SECRET_KEY to be set.")
     return interface.context(app, secrets, "cookie")
 
 
@@ -260,13 +267,28 @@ def revoke_user(interface: HybridSessionInterface, app: Flask, user_id: str) -> 
     ttl = ctx.absolute * 1000 + 1000
     with _store(interface):
         tag = interface.naming.tag(ctx, backend, user_id)
-        [flat] = backend.run([backend.user_revoke(tag, ttl)])
-        sids = [f.decode() for f in flat[::2] if not f.endswith(b":ls")]
+        [flat] = backend.run([backend.user_revoke(tag, max(ttl, ctx.keep_generation_ms))])
+        entries = dict(zip(flat[::2], flat[1::2], strict=True))
+        sids = [f.decode() for f in entries if not f.endswith(b":ls")]
         replies = backend.run([backend.end(sid, ttl) for sid in sids]) if sids else []
-    ended = [sid for sid, (fresh, _, _) in zip(sids, replies, strict=True) if fresh]
+    ended = [
+        sid
+        for sid, (fresh, _, _) in zip(sids, replies, strict=True)
+        if fresh and _alive(ctx, sid, entries[sid.encode()])
+    ]
     for sid in ended:
         signals.session_revoked.send(app, sid=sid, user_id=user_id, reason="revoke_user")
     return len(ended)
+
+
+def _alive(ctx: Context, sid: str, sealed: bytes) -> bool:
+    """Whether an index entry's session had not reached its absolute deadline."""
+    try:
+        plaintext, _ = ctx.ring.open(sid, b"index", sealed)
+        created = int(ctx.serializer.loads(plaintext)["c"])
+    except (DecryptError, ValueError, KeyError, TypeError):
+        return False
+    return ctx.deadline(created) > int(ctx.now)
 
 
 def sessions_for(interface: HybridSessionInterface, app: Flask, user_id: str) -> list[SessionInfo]:

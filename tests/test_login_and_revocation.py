@@ -316,3 +316,79 @@ def test_deleted_user_is_anonymous_at_once(make_login_app: AppFactory, mode: str
     finally:
         USERS.discard("carol")
     assert client.get("/me").status_code == 401
+
+
+def test_regenerate_keeps_the_session_indexed(make_login_app: AppFactory, mode: str) -> None:
+    app = make_login_app(mode)
+    client = app.test_client()
+    client.post("/login/alice")
+    client.post("/reauth")
+    sid = client.get("/get/x").json["sid"]
+    assert [d["sid"] for d in client.get("/devices").json or []] == [sid]
+    with app.app_context():
+        assert app.extensions["hybrid_session"].revoke_user("alice") == 1
+    assert client.get("/me").status_code == 401
+
+
+def test_remember_me_survives_secret_rotation(make_login_app: AppFactory) -> None:
+    from .conftest import SECRET
+
+    app = make_login_app("jwt")
+    client = app.test_client()
+    client.post("/login/alice?remember=1")
+    remember, companion = (
+        client.get_cookie("remember_token"),
+        client.get_cookie("remember_token_hs"),
+    )
+    assert remember is not None and companion is not None
+    rotated = make_login_app(
+        "jwt", SECRET_KEY="rotated-0123456789abcdef0123456789abcdef", SECRET_KEY_FALLBACKS=[SECRET]
+    )
+    # Flask-Login signs its own cookie with SECRET_KEY: keep the old one for it.
+    rotated.config["SECRET_KEY_FALLBACKS"] = [SECRET]
+    browser = rotated.test_client()
+    browser.set_cookie("remember_token", remember.value)
+    browser.set_cookie("remember_token_hs", companion.value)
+    assert browser.get("/me").status_code in (200, 401)
+    with rotated.test_request_context():
+        from flask_hybridsession.login import read_companion
+
+        ring = rotated.session_interface._rings.get(  # type: ignore[attr-defined]
+            (rotated.config["SECRET_KEY"].encode(), SECRET.encode())
+        )
+        assert read_companion(ring, companion.value) == ("alice", 0)
+
+
+def test_revoke_user_counts_only_live_sessions(make_login_app: AppFactory) -> None:
+    import time
+
+    app = make_login_app("jwt", HYBRID_SESSION_ABSOLUTE_TIMEOUT=100)
+    now = [time.time()]
+    app.session_interface.clock = lambda: now[0]  # type: ignore[attr-defined]
+    app.test_client().post("/login/alice")
+    now[0] += 50
+    app.test_client().post("/login/alice")
+    now[0] += 60  # the first session is past its deadline
+    with app.app_context():
+        assert app.extensions["hybrid_session"].revoke_user("alice") == 1
+
+
+def test_guest_server_reads_never_write_last_seen(
+    make_login_app: AppFactory, rdb: redis.Redis
+) -> None:
+    import time
+
+    app = make_login_app("server")
+    now = [time.time()]
+    app.session_interface.clock = lambda: now[0]  # type: ignore[attr-defined]
+    guest, member = app.test_client(), app.test_client()
+    guest.post("/set/k/v")
+    member.post("/login/alice")
+    now[0] += 120
+    guest_sid = guest.get("/get/k").json["sid"]
+    member_sid = member.get("/get/k").json["sid"]
+    guest_seen = rdb.hget(f"hs:{{s:{guest_sid}}}", "l")
+    member_seen = rdb.hget(f"hs:{{s:{member_sid}}}", "l")
+    assert guest_seen is not None and member_seen is not None
+    assert int(member_seen) >= int(now[0] * 1000) - 1
+    assert int(guest_seen) < int(now[0] * 1000) - 60_000

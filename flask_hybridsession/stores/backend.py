@@ -135,7 +135,7 @@ class RedisBackend:
     def read(self, sid: str, token_hash: bytes | None, now_ms: int, idle_ms: int) -> Op:
         return Op(
             scripts.READ,
-            (self.names.session(sid), self.names.revoked(sid)),
+            (self.names.session(sid), self.names.revoked(sid), self.names.user_mark(sid)),
             (token_hash or b"", now_ms, idle_ms),
         )
 
@@ -173,14 +173,25 @@ class RedisBackend:
         )
 
     def user_login(
-        self, tag: str, sid: str, info: bytes, *, now_ms: int, deadline_ms: int, old_sid: str
+        self,
+        tag: str,
+        sid: str,
+        info: bytes,
+        *,
+        now_ms: int,
+        deadline_ms: int,
+        old_sid: str,
+        keep_ms: int,
     ) -> Op:
         """Index ``sid`` under the user: reply the user's generation."""
         return Op(
             scripts.USER_LOGIN,
             (self.names.user_index(tag), self.names.user_generation(tag)),
-            (sid, info, now_ms, deadline_ms, old_sid, tag),
+            (sid, info, now_ms, deadline_ms, old_sid, tag, keep_ms),
         )
+
+    def touch(self, key: str, ttl_ms: int) -> Op:
+        return Op(scripts.TOUCH, (key,), (ttl_ms,))
 
     def user_mark(self, sid: str, tag: str, ttl_ms: int) -> Op:
         return Op(scripts.SET_MARK, (self.names.user_mark(sid),), (tag, max(ttl_ms, 1000)))

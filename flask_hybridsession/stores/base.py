@@ -31,6 +31,9 @@ class Context:
     cookie_size: t.Callable[[str, int | None], int]
     #: SESSION_REFRESH_EACH_REQUEST: re-send a permanent session's credential.
     refresh_each_request: bool
+    #: How long a user's generation must be kept: remember-me cookies are
+    #: checked against it for as long as they live (ms).
+    keep_generation_ms: int = 0
 
     @property
     def now_ms(self) -> int:

@@ -110,7 +110,8 @@ class JwtStore:
                 return Issue(state.credential, state.expires_at, renewed=False)
             return None
 
-        indexing = index_ops(ctx, state, "jwt") if state.login is not None or moved else []
+        # Logins, rotations and moves (re)index the session under its user.
+        indexing = index_ops(ctx, state, "jwt") if state.rotate or moved else []
         if indexing:
             # The token carries the generation the index op returns: size it
             # with a generation as long as any, and encode again after.
@@ -126,10 +127,11 @@ class JwtStore:
         if moved and not state.rotate and backend is not None and state.token_hash:
             # The session moves into the token: drop the Redis copy.
             ops.append(backend.drop(session.sid, state.token_hash))
+        generation_at = len(ops) + 1
         ops += indexing
         replies = backend.run(ops) if ops and backend is not None else []
         if indexing:
-            state.user_gen = int(replies[-1])
+            state.user_gen = int(replies[generation_at])
             token, expires = self.encode(ctx, session.sid, state, data)
         return Issue(token, expires)
 

@@ -22,6 +22,7 @@ from ..revocation import apply_meta
 from ..revocation import begin_save
 from ..revocation import end_ops
 from ..revocation import index_ops
+from ..revocation import meta_of
 from ..session import HybridSessionData
 from ..session import SessionState
 from ..tokens import b64decode
@@ -131,7 +132,7 @@ class ServerStore:
         return ctx.ring.seal(
             sid,
             b"meta",
-            ctx.serializer.dump_bytes({"c": state.created, "s": t.cast(bytes, state.salt)}),
+            ctx.serializer.dump_bytes({**meta_of(state), "s": t.cast(bytes, state.salt)}),
         )
 
     def save(self, ctx: Context, session: HybridSessionData) -> Issue | None:
@@ -179,8 +180,8 @@ class ServerStore:
                 )
             )
             written = len(ops) - 1
-            if state.login is not None or arrived == "jwt":
-                ops += index_ops(ctx, state, "server")
+            indexing = index_ops(ctx, state, "server")
+            ops += indexing
             replies = backend.run(ops)
             if ended_old and not replies[0][0]:
                 # The old sid was ended meanwhile (a concurrent logout): do
@@ -191,8 +192,8 @@ class ServerStore:
                 # Revoked, or a parallel request of the same session moved it
                 # first: keep the credential the client has.
                 return None
-            if state.login is not None:
-                state.user_gen = int(replies[-1])
+            if indexing:
+                state.user_gen = int(replies[written + 2])
             return Issue(fresh_token, expires)
 
         # Update in place: only what changed.

@@ -25,7 +25,7 @@ class Script:
         return hashlib.sha1(self.source.encode(), usedforsecurity=False).hexdigest()
 
 
-#: KEYS: session hash, revocation mark.
+#: KEYS: session hash, revocation mark, user mark.
 #: ARGV: token hash ('' when a signed JWT vouches for the sid), now, idle (0 = none).
 #: Returns -1 revoked, 0 no live session (missing, wrong token, expired,
 #: wrong type), or the hash as a flat list of field, value.
@@ -50,8 +50,9 @@ if idle > 0 then
   -- The idle clock and the TTL slide inside the read's own round trip.
   redis.call('HSET', KEYS[1], 'l', ARGV[2])
   redis.call('PEXPIRE', KEYS[1], math.min(deadline - now, idle))
-elseif last and now >= last + 60000 then
-  -- Last seen, for the devices page: written at most once a minute.
+elseif last and now >= last + 60000 and redis.call('EXISTS', KEYS[3]) == 1 then
+  -- Last seen of a logged-in session, for the devices page: written at
+  -- most once a minute, and never for a guest.
   redis.call('HSET', KEYS[1], 'l', ARGV[2])
 end
 return h
@@ -140,8 +141,9 @@ return 0
 # The index holds, per sid, '<sid>' -> sealed SessionInfo and '<sid>:ls' ->
 # last seen (ms, in clear so the touch below can rate-limit itself).
 
-#: KEYS: index, generation, the new sid's user mark. ARGV: sid, sealed info,
-#: now, deadline, old sid ('' none), user tag.
+#: KEYS: index, generation. ARGV: sid, sealed info, now, deadline, old sid
+#: ('' none), user tag, how long (ms) the generation key must live at least
+#: (remember-me cookies check it for as long as they live).
 #: Indexes a session at login; keeps the generation key alive at least as
 #: long as the session, so a bump can never be forgotten while a token that
 #: predates it is valid. Returns the user's generation.
@@ -155,7 +157,8 @@ if ARGV[5] ~= '' then redis.call('HDEL', KEYS[1], ARGV[5], ARGV[5] .. ':ls') end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], ARGV[1] .. ':ls', ARGV[3])
 if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
 local gen = redis.call('GET', KEYS[2])
-if gen and redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
+local keep = math.max(ttl, tonumber(ARGV[7]))
+if gen and redis.call('PTTL', KEYS[2]) < keep then redis.call('PEXPIRE', KEYS[2], keep) end
 return tonumber(gen) or 0
 """,
 )
@@ -209,6 +212,14 @@ return entries
 """,
 )
 
+#: KEYS: a key. ARGV: TTL in ms. Keeps the naming key alive while it names keys.
+TOUCH: t.Final = Script(
+    "touch",
+    """
+return redis.call('PEXPIRE', KEYS[1], ARGV[1])
+""",
+)
+
 #: KEYS: naming key. ARGV: sealed candidate, TTL in ms.
 #: The first process stores its candidate; every process reads the winner
 #: and keeps the key alive.
@@ -232,4 +243,5 @@ ALL: t.Final = (
     USER_DROP,
     USER_REVOKE,
     NAMING_KEY,
+    TOUCH,
 )
