@@ -373,22 +373,34 @@ def purge(interface: HybridSessionInterface, app: Flask) -> int:
 
 
 def stats(interface: HybridSessionInterface, app: Flask) -> dict[str, int]:
-    """Counts of what Redis holds: server sessions, indexed users and sessions, marks."""
+    """Counts of what Redis holds.
+
+    ``server_sessions``: sessions kept in Redis (guests included);
+    ``jwt_sessions``: logged-in sessions that live in their token (guests'
+    jwt sessions leave no trace); ``indexed_users``; ``revoked``: live marks.
+    """
+    counts = dict.fromkeys(("server_sessions", "jwt_sessions", "indexed_users", "revoked"), 0)
     backend = interface.backend
-    counts = {"server_sessions": 0, "indexed_sessions": 0, "indexed_users": 0, "revoked": 0}
     if backend is None:
         return counts
-    prefix = _glob(backend.names.prefix)
+    names = backend.names
+    prefix = _glob(names.prefix)
     with _store(interface):
         for key in backend.client.scan_iter(match=f"{prefix}{{*", count=1000):
-            if key.endswith(b":r"):
+            rest = key[len(names.prefix) :]
+            if rest.endswith(b":r"):
                 counts["revoked"] += 1
-            elif key.endswith(b":i"):
+            elif rest.endswith(b":i"):
                 counts["indexed_users"] += 1
-                counts["indexed_sessions"] += backend.client.hlen(key) // 2
-            elif key.endswith(b"}") and key[len(backend.names.prefix) + 1 :].startswith(b"s:"):
+                fields = t.cast(list[bytes], backend.client.hkeys(key))
+                sids = [f.decode() for f in fields if not f.endswith(b":ls")]
+                pipe = backend.client.pipeline(transaction=False)
+                for sid in sids:
+                    # In Redis, or ended: either way not a live jwt session.
+                    pipe.exists(names.session(sid), names.revoked(sid))
+                counts["jwt_sessions"] += pipe.execute().count(0)
+            elif rest.startswith(b"{s:") and rest.endswith(b"}"):
                 counts["server_sessions"] += 1
-    counts["jwt_sessions"] = max(counts["indexed_sessions"] - counts["server_sessions"], 0)
     return counts
 
 
