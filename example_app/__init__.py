@@ -1,4 +1,4 @@
-"""A minimal app for ``make demo``: a visit counter and a stored value.
+"""The example shop: every feature of flask-hybridsession in a small cart app.
 
 Run it with ``make demo`` (or ``python -m example_app``). The mode comes from
 ``HYBRID_SESSION_MODE`` in the environment; with no
@@ -7,35 +7,30 @@ Run it with ``make demo`` (or ``python -m example_app``). The mode comes from
 
 from __future__ import annotations
 
+import datetime
 import os
 import secrets
 import typing as t
 
+import flask_login
 from flask import Flask
+from flask import jsonify
 from flask import redirect
-from flask import render_template_string
 from flask import request
 from flask import session
 from flask import url_for
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from flask_hybridsession import HybridSession
-from flask_hybridsession.session import HybridSessionData
+from flask_hybridsession.interface import HybridSessionInterface
 
-PAGE = """<!doctype html>
-<title>flask-hybridsession demo</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:2rem auto}
-code{background:#eee;padding:0 .3em}</style>
-<h1>flask-hybridsession</h1>
-<p>Mode: <code>{{ mode }}</code> &middot; session id: <code>{{ sid }}</code></p>
-<p>You have visited this page
-  <strong>{{ visits }}</strong> time{{ '' if visits == 1 else 's' }}.</p>
-<form method="post" action="{{ url_for('store') }}">
-  <label>Remember a note: <input name="note" value="{{ note }}" maxlength="200"></label>
-  <button>Save</button>
-</form>
-<form method="post" action="{{ url_for('forget') }}"><button>Forget me</button></form>
-"""
+from . import api
+from . import carts
+from . import shop
+from .accounts import load_user
+from .catalog import Catalog
+from .csrf import csrf_token
 
 
 def _secret_key(app: Flask) -> str:
@@ -50,36 +45,64 @@ def _secret_key(app: Flask) -> str:
 
 
 def create_app(config: t.Mapping[str, t.Any] | None = None) -> Flask:
-    """Build the demo app; ``config`` overrides the environment."""
+    """Build the shop; ``config`` overrides the environment."""
     app = Flask(__name__, instance_path=os.path.abspath("instance"))
     app.config["HYBRID_SESSION_MODE"] = os.environ.get("HYBRID_SESSION_MODE", "jwt")
     if os.environ.get("HYBRID_SESSION_REDIS_URL"):
         app.config["HYBRID_SESSION_REDIS_URL"] = os.environ["HYBRID_SESSION_REDIS_URL"]
+    app.config.update(
+        REMEMBER_COOKIE_DURATION=datetime.timedelta(days=30),
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+    )
     app.config.update(config or {})
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = os.environ.get("SECRET_KEY") or _secret_key(app)
     HybridSession(app)
 
-    @app.get("/")
-    def index() -> str:
-        current = t.cast(HybridSessionData, session)
-        current["visits"] = current.get("visits", 0) + 1
-        return render_template_string(
-            PAGE,
-            mode=app.config["HYBRID_SESSION_MODE"],
-            sid=current.sid,
-            visits=current["visits"],
-            note=current.get("note", ""),
-        )
+    manager = flask_login.LoginManager(app)
+    manager.login_view = "shop.login"
+    manager.login_message = "Please log in to see that page."
+    manager.user_loader(load_user)
 
-    @app.post("/store")
-    def store() -> Response:
-        session["note"] = request.form.get("note", "")[:200]
-        return redirect(url_for("index"))
+    @manager.unauthorized_handler
+    def unauthorized() -> Response | tuple[Response, int]:
+        if request.blueprint == "api":
+            return api.error(401, "Log in first: send Authorization: Bearer <credential>.")
+        return redirect(url_for("shop.login", next=request.path))
 
-    @app.post("/forget")
-    def forget() -> Response:
-        session.clear()
-        return redirect(url_for("index"))
+    interface = t.cast(HybridSessionInterface, app.session_interface)
+    client = interface.backend.client if interface.backend is not None else None
+    app.extensions["shop_catalog"] = Catalog()
+    app.extensions["shop_carts"] = carts.SavedCarts(client)
+    app.register_blueprint(shop.bp)
+    app.register_blueprint(api.bp)
+
+    @app.context_processor
+    def shop_context() -> dict[str, t.Any]:
+        return {
+            "csrf_token": csrf_token,
+            "cart_count": carts.count(),
+            "mode": app.config["HYBRID_SESSION_MODE"],
+            "storage": _storage(),
+        }
+
+    @app.errorhandler(HTTPException)
+    def api_errors(exc: HTTPException) -> Response | HTTPException | tuple[Response, int]:
+        # Unknown /api/ URLs never reach the blueprint: answer them in JSON too.
+        if request.path.startswith("/api/"):
+            message = "Not Found" if exc.code == 404 else exc.description or exc.name
+            return api.error(exc.code or 500, message)
+        return exc
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify(ok=True)
 
     return app
+
+
+def _storage() -> str:
+    """Where the current session lives: its token ("jwt"), Redis ("server") or "new"."""
+    current = session._get_current_object()  # type: ignore[attr-defined]
+    return getattr(current, "storage", None) or "new"

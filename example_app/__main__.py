@@ -1,4 +1,4 @@
-"""``python -m example_app``: serve the demo on http://127.0.0.1:5000."""
+"""``python -m example_app``: serve the shop on http://127.0.0.1:5000."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import signal
 import sys
 
 from example_app import create_app
+from example_app.accounts import DEMO_USERS
 
 
 def main() -> None:
@@ -16,9 +17,13 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     app = create_app()
     mode = app.config["HYBRID_SESSION_MODE"]
-    redis = "embedded Redis" if not app.config.get("HYBRID_SESSION_REDIS_URL") else "Redis"
-    print(f"flask-hybridsession demo: mode {mode!r} on {redis}")
+    where = "Redis at the configured URL"
+    if not app.config.get("HYBRID_SESSION_REDIS_URL"):
+        where = "an embedded Redis (no HYBRID_SESSION_REDIS_URL set)"
     port = int(os.environ.get("PORT", "5000"))
+    print(f"flask-hybridsession shop: mode {mode!r}, sessions on {where}")
+    print("Demo users: " + ", ".join(f"{u} / {p}" for u, (_, p) in DEMO_USERS.items()))
+    print("Switch modes with HYBRID_SESSION_MODE=jwt|server make demo; nobody is logged out.")
     print(f"Serving on http://127.0.0.1:{port} (Ctrl+C stops)")
     app.run(host="127.0.0.1", port=port, debug=False)
 

@@ -112,6 +112,16 @@ class HybridSessionData(CallbackDict[str, t.Any], SessionMixin):
             self._state.sid = new_sid()
         return self._state.sid
 
+    @property
+    def storage(self) -> t.Literal["jwt", "server"] | None:
+        """Where the session lived when the request opened it.
+
+        ``"jwt"``: in its signed, encrypted token; ``"server"``: in Redis;
+        ``None``: a new session, not stored yet. For banners and debugging.
+        """
+        origin = self._state.origin
+        return None if origin == "none" else origin
+
     def __setitem__(self, key: str, value: t.Any) -> None:
         self._state.changed.add(key)
         super().__setitem__(key, value)

@@ -65,30 +65,6 @@ def test_embedded_redis_warns_outside_testing(
         app.session_interface._keepalive._cleanup()  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("mode", ["jwt", "server"])
-def test_example_counts_visits_and_stores_a_note(
-    redis_server: RedisServer, mode: str, tmp_path: t.Any
-) -> None:
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "example-secret-0123456789abcdef0123456789",
-            "HYBRID_SESSION_MODE": mode,
-            "HYBRID_SESSION_REDIS_URL": redis_server.url,
-        }
-    )
-    client = app.test_client()
-    assert "<strong>1</strong> time." in client.get("/").text
-    assert "<strong>2</strong> times." in client.get("/").text
-    response = client.post("/store", data={"note": "buy <milk>"})
-    assert response.status_code == 302
-    page = client.get("/").text
-    assert 'value="buy &lt;milk&gt;"' in page
-    assert f"<code>{mode}</code>" in page
-    client.post("/forget")
-    assert "<strong>1</strong> time." in client.get("/").text
-
-
 def test_example_keeps_its_secret_in_the_instance_folder(
     redis_server: RedisServer, tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
