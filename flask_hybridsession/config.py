@@ -59,6 +59,7 @@ DEFAULTS: t.Final[dict[str, t.Any]] = {
     "HYBRID_SESSION_REDIS_TIMEOUT": 0.5,
     "HYBRID_SESSION_RETRY_AFTER": 5,
     "HYBRID_SESSION_NAMING_KEY": None,
+    "HYBRID_SESSION_AUTO_PIN_LOGIN": False,
 }
 
 
@@ -85,6 +86,7 @@ class Settings:
     redis_timeout: float
     retry_after: int
     naming_key: bytes | None = dataclasses.field(repr=False)
+    auto_pin_login: bool = False
 
     @property
     def needs_redis(self) -> bool:
@@ -298,6 +300,12 @@ def load_settings(app: Flask) -> Settings:
             "must be 32 bytes (secrets.token_bytes(32)) or None to keep a generated one in Redis.",
         )
 
+    pin_login = config["HYBRID_SESSION_AUTO_PIN_LOGIN"]
+    if not isinstance(pin_login, bool):
+        raise ConfigurationError(
+            "HYBRID_SESSION_AUTO_PIN_LOGIN", f"is {pin_login!r}; use True or False."
+        )
+
     return Settings(
         mode=mode,
         redis_url=url,
@@ -318,4 +326,5 @@ def load_settings(app: Flask) -> Settings:
         redis_timeout=float(timeout),
         retry_after=t.cast(int, _seconds(config, "HYBRID_SESSION_RETRY_AFTER", optional=False)),
         naming_key=naming_key,
+        auto_pin_login=pin_login,
     )

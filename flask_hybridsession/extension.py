@@ -15,6 +15,7 @@ from . import revocation
 from .config import check_secret
 from .config import load_settings
 from .errors import ConfigurationError
+from .errors import HybridSessionError
 from .interface import HybridSessionInterface
 from .interface import refuse_when_unavailable
 from .keys import KeyNames
@@ -131,6 +132,23 @@ class HybridSession:
         """
         current = _current_session()
         current._state.rotate = True
+        current.modified = True
+
+    def pin(self) -> None:
+        """Keep the current session in Redis whatever its size (``auto`` mode).
+
+        A pinned session is revoked by deleting it, with no denylist lookup:
+        use it for administrators. ``HYBRID_SESSION_AUTO_PIN_LOGIN = True``
+        pins every session at login.
+
+        :raises HybridSessionError: the mode is ``jwt``, which has no Redis sessions.
+
+        .. versionadded:: 0.1
+        """
+        if _interface().settings.mode == "jwt":
+            raise HybridSessionError("pin() needs HYBRID_SESSION_MODE 'auto' or 'server'.")
+        current = _current_session()
+        current._state.pinned = True
         current.modified = True
 
     def logout(self) -> None:

@@ -26,7 +26,6 @@ from .config import MIN_SECRET_BYTES
 from .crypto import KeyRingCache
 from .crypto import log_id
 from .crypto import to_bytes
-from .errors import ConfigurationError
 from .errors import StoreUnavailable
 from .revocation import NamingKey
 from .serialization import SessionSerializer
@@ -35,6 +34,7 @@ from .session import SessionState
 from .session import UnavailableSession
 from .stores import cookie
 from .stores import redis as server
+from .stores.auto import AutoStore
 from .stores.base import Context
 from .stores.base import Issue
 from .tokens import TokenCodec
@@ -47,6 +47,7 @@ if t.TYPE_CHECKING:
 
     from .config import Settings
     from .stores.backend import RedisBackend
+    from .stores.base import Loader
     from .stores.base import Store
 
 logger = logging.getLogger("flask_hybridsession")
@@ -89,11 +90,11 @@ class HybridSessionInterface(SessionInterface):
         self.naming = NamingKey(settings.naming_key)
         self.server_store = server.ServerStore(backend)
         self.jwt_store = cookie.JwtStore(TokenCodec(settings), backend, self.server_store)
-        stores: dict[str, Store] = {"jwt": self.jwt_store, "server": self.server_store}
-        if settings.mode not in stores:
-            raise ConfigurationError(
-                "HYBRID_SESSION_MODE", "'auto' is not available in this release yet."
-            )
+        stores: dict[str, Store] = {
+            "jwt": self.jwt_store,
+            "server": self.server_store,
+            "auto": AutoStore(self.jwt_store, self.server_store),
+        }
         #: The store new and changed sessions are saved to.
         self.store = stores[settings.mode]
 
@@ -174,7 +175,7 @@ class HybridSessionInterface(SessionInterface):
             return None
         return request.cookies.get(self.get_cookie_name(app)) or None
 
-    def _loader(self, credential: str) -> Store | None:
+    def _loader(self, credential: str) -> Loader | None:
         if len(credential) > MAX_CREDENTIAL:
             return None
         if server.TOKEN_FORMAT.fullmatch(credential):

@@ -73,6 +73,8 @@ def utc(ms: int) -> datetime.datetime:
 def meta_of(state: SessionState) -> dict[str, t.Any]:
     """The session's metadata as stored (sealed) with it."""
     meta: dict[str, t.Any] = {"c": state.created}
+    if state.pinned:
+        meta["p"] = 1
     if state.user_id is not None:
         meta.update(u=state.user_id, ut=state.user_tag, g=state.user_gen)
     return meta
@@ -87,6 +89,7 @@ def apply_meta(state: SessionState, meta: dict[str, t.Any]) -> None:
     if not isinstance(created, int):
         raise ValueError("bad created")
     state.created = created
+    state.pinned = meta.get("p") == 1
     if user is not None:
         tag, gen = meta.get("ut"), meta.get("g")
         if not isinstance(user, str) or not isinstance(tag, str | None) or not isinstance(gen, int):

@@ -73,6 +73,8 @@ class SessionState:
     logout: bool = False
     #: The current sid is to be ended at save (logout, ``revoke``).
     ended: bool = False
+    #: Kept in Redis whatever its size (``pin()``, auto mode).
+    pinned: bool = False
     #: The client of the login request, for the devices page.
     user_agent: str | None = None
     ip: str | None = None

@@ -23,7 +23,7 @@ from flask import session
 from flask_hybridsession import HybridSession
 from flask_hybridsession.session import HybridSessionData
 
-MODES = ["jwt", "server"]
+MODES = ["jwt", "server", "auto"]
 SECRET = "test-secret-0123456789abcdef0123456789abcdef"
 
 

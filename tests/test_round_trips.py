@@ -57,7 +57,7 @@ def _warm(client: FlaskClient) -> None:
     client.get("/get/warm")
 
 
-@pytest.mark.parametrize("mode", ["jwt", "server"])
+@pytest.mark.parametrize("mode", ["jwt", "server", "auto"])
 def test_request_without_credential_costs_nothing(meter: Meter, mode: str) -> None:
     app = _app(meter, mode)
     _warm(app.test_client())
@@ -66,7 +66,7 @@ def test_request_without_credential_costs_nothing(meter: Meter, mode: str) -> No
     assert commands == {}
 
 
-@pytest.mark.parametrize("mode", ["jwt", "server"])
+@pytest.mark.parametrize("mode", ["jwt", "server", "auto"])
 def test_read_is_one_trip_and_writes_nothing(meter: Meter, mode: str) -> None:
     app = _app(meter, mode)
     client = app.test_client()
@@ -76,7 +76,7 @@ def test_read_is_one_trip_and_writes_nothing(meter: Meter, mode: str) -> None:
     assert not WRITES & commands.keys()
 
 
-@pytest.mark.parametrize("mode", ["jwt", "server"])
+@pytest.mark.parametrize("mode", ["jwt", "server", "auto"])
 def test_change_is_at_most_two_trips(meter: Meter, mode: str) -> None:
     app = _app(meter, mode)
     client = app.test_client()
@@ -87,14 +87,14 @@ def test_change_is_at_most_two_trips(meter: Meter, mode: str) -> None:
     assert trips <= 2
 
 
-@pytest.mark.parametrize("mode", ["jwt", "server"])
+@pytest.mark.parametrize("mode", ["jwt", "server", "auto"])
 def test_idle_refresh_rides_in_the_read(meter: Meter, mode: str) -> None:
     app = _app(meter, mode, HYBRID_SESSION_IDLE_TIMEOUT=600)
     client = app.test_client()
     _warm(client)
     trips, commands = meter.measure(lambda: client.get("/get/warm"))
     assert trips == 1
-    if mode == "jwt":
+    if mode != "server":
         assert not WRITES & commands.keys()
 
 
@@ -139,7 +139,7 @@ def test_mode_switch_reissue_is_within_two_trips(meter: Meter) -> None:
     assert trips == 1
 
 
-@pytest.mark.parametrize("mode", ["jwt", "server"])
+@pytest.mark.parametrize("mode", ["jwt", "server", "auto"])
 def test_login_read_and_logout_stay_within_budget(meter: Meter, mode: str) -> None:
     from .conftest import build_login_app
 
@@ -161,3 +161,10 @@ def test_login_read_and_logout_stay_within_budget(meter: Meter, mode: str) -> No
     assert not WRITES & commands.keys()
     trips, _ = meter.measure(lambda: guest.post("/logout"))
     assert trips <= 2
+
+
+def test_new_small_auto_session_costs_no_trip(meter: Meter) -> None:
+    app = _app(meter, "auto")
+    _warm(app.test_client())
+    trips, _ = meter.measure(lambda: app.test_client().post("/set/k/v"))
+    assert trips == 0

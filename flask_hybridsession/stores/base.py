@@ -70,8 +70,8 @@ class Issue:
     renewed: bool = True
 
 
-class Store(t.Protocol):
-    """Saves a session in one place: in its token (jwt) or in Redis (server)."""
+class Loader(t.Protocol):
+    """Opens one kind of credential: a JWT, or a server token."""
 
     def load(self, ctx: Context, state: SessionState, credential: str) -> dict[str, t.Any] | None:
         """Open ``credential``: the session's data, or None when it is not valid.
@@ -81,6 +81,10 @@ class Store(t.Protocol):
         :raises redis.RedisError: Redis is unavailable.
         :raises Exception: any parse error means the credential is not valid.
         """
+
+
+class Store(t.Protocol):
+    """Saves a session where the mode keeps it: its token, Redis, or either (auto)."""
 
     def save(self, ctx: Context, session: HybridSessionData) -> Issue | None:
         """Persist ``session``; return what the response must carry, if anything.

@@ -8,6 +8,7 @@ configured. ``ct`` is AES-256-GCM under the session's subkey, with the
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import typing as t
 
@@ -134,6 +135,17 @@ class JwtStore:
             state.user_gen = int(replies[generation_at])
             token, expires = self.encode(ctx, session.sid, state, data)
         return Issue(token, expires)
+
+    def measure(self, ctx: Context, session: HybridSessionData) -> int:
+        """The size the session's credential would have as a token (``auto`` decides by it)."""
+        state = session._state
+        trial = dataclasses.replace(state, created=state.created or int(ctx.now))
+        if trial.user_id is not None or trial.login is not None:
+            trial.user_gen = 10**15  # as long as any generation
+        if trial.login is not None:
+            trial.user_id, trial.user_tag = trial.login, trial.login_tag
+        token, expires = self.encode(ctx, session.sid, trial, dict(session))
+        return ctx.cookie_size(token, expires)
 
     def encode(
         self, ctx: Context, sid: str, state: SessionState, data: dict[str, t.Any]

@@ -1,0 +1,54 @@
+"""``auto`` mode: a session lives in its token while it fits, in Redis when it outgrows it.
+
+A write that pushes the token past ``HYBRID_SESSION_MAX_COOKIE_BYTES`` (the
+whole ``Set-Cookie`` value) moves the session to Redis in that response; a
+write that brings it under 75 % of the budget moves it back into a token and
+deletes the Redis copy. The gap between the two stops a session on the
+boundary from flapping. The sid never changes on a move, and a pinned session
+(``HybridSession.pin()``, or ``HYBRID_SESSION_AUTO_PIN_LOGIN``) stays in Redis.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from ..errors import SessionTooLarge
+from .base import Context
+from .base import Issue
+from .cookie import JwtStore
+from .redis import ServerStore
+
+if t.TYPE_CHECKING:
+    from ..session import HybridSessionData
+
+#: A session in Redis moves back into a token only below this share of the budget.
+SHRINK_RATIO: t.Final = 0.75
+
+
+class AutoStore:
+    """Chooses, at each write, the token or Redis for a session."""
+
+    def __init__(self, jwt: JwtStore, server: ServerStore) -> None:
+        self.jwt = jwt
+        self.server = server
+
+    def save(self, ctx: Context, session: HybridSessionData) -> Issue | None:
+        state = session._state
+        if state.login is not None and ctx.settings.auto_pin_login:
+            state.pinned = True
+        in_redis = state.origin == "server"
+        if not session or state.pinned:
+            return (self.server if in_redis or state.pinned else self.jwt).save(ctx, session)
+        changing = session.modified or state.rotate
+        if not changing:
+            if in_redis:
+                return self.server.save(ctx, session)  # stays until its next write
+            try:
+                return self.jwt.save(ctx, session)
+            except SessionTooLarge:
+                return self.server.save(ctx, session)  # a renewal that no longer fits
+        budget = ctx.settings.max_cookie_bytes
+        limit = budget * SHRINK_RATIO if in_redis else budget
+        if self.jwt.measure(ctx, session) <= limit:
+            return self.jwt.save(ctx, session)
+        return self.server.save(ctx, session)

@@ -1,0 +1,277 @@
+"""auto mode: a token while it fits, Redis when it outgrows the budget, and back."""
+
+from __future__ import annotations
+
+import typing as t
+
+import pytest
+import redis
+from flask import Flask
+from flask import session
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+
+from flask_hybridsession.session import HybridSessionData
+
+from .conftest import MODES
+from .conftest import AppFactory
+
+BUDGET = 1000
+
+
+def _auto_app(make_app: AppFactory, **config: t.Any) -> Flask:
+    app = make_app("auto", HYBRID_SESSION_MAX_COOKIE_BYTES=BUDGET, **config)
+
+    @app.post("/put/<key>/<int:size>")
+    def put(key: str, size: int) -> str:
+        session[key] = "x" * size
+        return "ok"
+
+    @app.post("/drop/<key>")
+    def drop(key: str) -> str:
+        session.pop(key, None)
+        return "ok"
+
+    @app.get("/where")
+    def where() -> dict[str, t.Any]:
+        current = t.cast(HybridSessionData, session)
+        return {"storage": current.storage, "sid": current.sid, "keys": sorted(current)}
+
+    return app
+
+
+def _cookie(client: t.Any) -> str:
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    return t.cast(str, cookie.value)
+
+
+def _set_cookie_sizes(response: t.Any) -> list[int]:
+    return [len(v) for v in response.headers.getlist("Set-Cookie") if v.startswith("session=")]
+
+
+def test_grows_into_redis_and_shrinks_back(make_app: AppFactory, rdb: redis.Redis) -> None:
+    app = _auto_app(make_app)
+    client = app.test_client()
+    client.post("/put/a/100")
+    assert _cookie(client).count(".") == 2  # a JWT
+    sid = client.get("/where").json["sid"]
+    assert client.get("/where").json["storage"] == "jwt"
+    assert rdb.keys("hs:{s:*") == []
+
+    response = client.post("/put/b/900")  # past the budget: moved in this response
+    assert _cookie(client).startswith("v1.")
+    assert all(size <= BUDGET for size in _set_cookie_sizes(response))
+    assert client.get("/where").json == {"storage": "server", "sid": sid, "keys": ["a", "b"]}
+    assert rdb.exists(f"hs:{{s:{sid}}}")
+
+    client.post("/drop/b")  # far under 75 %: back into a token, Redis copy gone
+    assert _cookie(client).count(".") == 2
+    assert client.get("/where").json == {"storage": "jwt", "sid": sid, "keys": ["a"]}
+    assert not rdb.exists(f"hs:{{s:{sid}}}")
+
+
+def test_no_flapping_between_three_quarters_and_the_budget(
+    make_app: AppFactory, rdb: redis.Redis
+) -> None:
+    app = _auto_app(make_app)
+    client = app.test_client()
+
+    def storage_after(size: int) -> str:
+        client.post(f"/put/a/{size}")
+        return t.cast(str, client.get("/where").json["storage"])
+
+    # A token carries about 1.8 bytes per character of data (encrypted, then
+    # base64 twice) over a fixed ~440 bytes: 250 characters make ~880 bytes.
+    assert storage_after(900) == "server"
+    assert storage_after(250) == "server"  # between 75 % and 100 %: stays in Redis
+    assert storage_after(100) == "jwt"  # under 75 %: back into a token
+    assert storage_after(250) == "jwt"  # under the budget: stays a token
+    assert storage_after(400) == "server"  # over it: into Redis
+
+
+def test_small_sessions_write_nothing_to_redis(make_app: AppFactory, redis_server: t.Any) -> None:
+    app = _auto_app(make_app)
+    stats = redis_server.client()
+    client = app.test_client()
+    client.post("/put/a/50")
+    client.get("/where")  # warm: scripts loaded
+    before = stats.info("commandstats")
+    for size in (10, 20, 30):
+        client.post(f"/put/k{size}/{size}")
+        client.get("/where")
+    after = stats.info("commandstats")
+    writes = {"cmdstat_hset", "cmdstat_set", "cmdstat_del", "cmdstat_pexpire", "cmdstat_hdel"}
+    for name in writes:
+        assert after.get(name, {"calls": 0})["calls"] == before.get(name, {"calls": 0})["calls"]
+
+
+def test_pin_keeps_a_small_session_in_redis(make_app: AppFactory) -> None:
+    app = _auto_app(make_app)
+
+    @app.post("/pin")
+    def pin() -> str:
+        app.extensions["hybrid_session"].pin()
+        return "ok"
+
+    client = app.test_client()
+    client.post("/put/a/10")
+    client.post("/pin")
+    assert client.get("/where").json["storage"] == "server"
+    client.post("/put/a/5")
+    assert client.get("/where").json["storage"] == "server"
+
+
+def test_pin_in_jwt_mode_is_an_error(make_app: AppFactory) -> None:
+    from flask_hybridsession import HybridSessionError
+
+    app = make_app("jwt")
+
+    @app.post("/pin")
+    def pin() -> str:
+        app.extensions["hybrid_session"].pin()
+        return "ok"
+
+    with pytest.raises(HybridSessionError, match="pin"):
+        app.test_client().post("/pin")
+
+
+def test_auto_pin_login(make_login_app: AppFactory) -> None:
+    app = make_login_app("auto", HYBRID_SESSION_AUTO_PIN_LOGIN=True)
+    client = app.test_client()
+    client.post("/set/k/v")
+    assert _cookie(client).count(".") == 2
+    client.post("/login/alice")
+    assert _cookie(client).startswith("v1.")
+    assert client.get("/me").text == "alice"
+
+
+@pytest.mark.parametrize("where", ["jwt", "server"])
+def test_revocation_and_devices_follow_moves(make_login_app: AppFactory, where: str) -> None:
+    # Flask-Login's own keys (a 128-character _id among them) fill a small
+    # budget: use the default one.
+    app = make_login_app("auto")
+
+    @app.post("/grow")
+    def grow() -> str:
+        session["big"] = "x" * 3000
+        return "ok"
+
+    @app.post("/shrink")
+    def shrink() -> str:
+        session.pop("big", None)
+        return "ok"
+
+    client = app.test_client()
+    client.post("/login/alice")
+    old_jwt = _cookie(client)
+    client.post("/grow")
+    if where == "jwt":
+        client.post("/shrink")
+    credential = _cookie(client)
+    assert credential.startswith("v1.") == (where == "server")
+    [device] = client.get("/devices").json or []
+    assert device["mode"] == where
+    # The older token resolves to the moved session, never its stale copy...
+    stale = app.test_client()
+    stale.set_cookie("session", old_jwt)
+    assert stale.get("/me").text == "alice"
+    with app.app_context():
+        assert app.extensions["hybrid_session"].revoke_user("alice") == 1
+    # ...and revocation ends every form of it.
+    for token in (old_jwt, credential):
+        replay = app.test_client()
+        replay.set_cookie("session", token)
+        assert replay.get("/me").status_code == 401
+
+
+@pytest.mark.parametrize("before", MODES)
+@pytest.mark.parametrize("after", MODES)
+def test_migration_matrix_keeps_login_and_data(
+    make_login_app: AppFactory, before: str, after: str
+) -> None:
+    old = make_login_app(before)
+    client = old.test_client()
+    client.post("/set/cart/pear")
+    client.post("/login/alice")
+    sid = client.get("/get/cart").json["sid"]
+    new = make_login_app(after)
+    moved = new.test_client()
+    moved.set_cookie("session", _cookie(client))
+    assert moved.get("/me").text == "alice"
+    assert moved.get("/get/cart").json == {"value": "'pear'", "sid": sid, "new": False}
+    moved.post("/set/cart/plum")
+    back = old.test_client()
+    back.set_cookie("session", _cookie(moved))
+    assert back.get("/get/cart").json == {"value": "'plum'", "sid": sid, "new": False}
+
+
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["put", "drop", "read"]),
+        st.sampled_from(["a", "b", "c"]),
+        st.integers(min_value=0, max_value=700),
+        st.sampled_from(MODES),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(ops=OPS)
+def test_rolling_mix_reads_back_the_model(make_app: AppFactory, ops: list[t.Any]) -> None:
+    """Requests alternate between workers in different modes on one Redis, as in
+    a rolling deploy; the session always reads back what a plain dict holds."""
+    apps = {mode: _auto_app(make_app) if mode == "auto" else make_app(mode) for mode in MODES}
+    for mode in ("jwt", "server"):
+        app = apps[mode]
+        app.add_url_rule("/put/<key>/<int:size>", "put", _put, methods=["POST"])
+        app.add_url_rule("/drop/<key>", "drop", _drop, methods=["POST"])
+        app.add_url_rule("/where", "where", _where)
+    model: dict[str, str] = {}
+    credential: str | None = None
+    for op, key, size, mode in ops:
+        client = apps[mode].test_client()
+        if credential:
+            client.set_cookie("session", credential)
+        if op == "put":
+            response = client.post(f"/put/{key}/{size}")
+            model[key] = "x" * size
+        elif op == "drop":
+            response = client.post(f"/drop/{key}")
+            model.pop(key, None)
+        else:
+            response = client.get("/where")
+        assert response.status_code == 200
+        assert all(n <= 4093 for n in _set_cookie_sizes(response))
+        cookie = client.get_cookie("session")
+        credential = cookie.value if cookie is not None else (credential if model else None)
+        if not model:
+            credential = None
+        reader = apps[mode].test_client()
+        if credential:
+            reader.set_cookie("session", credential)
+        assert reader.get("/where").json["keys"] == sorted(model)
+
+
+def _put(key: str, size: int) -> str:
+    session[key] = "x" * size
+    return "ok"
+
+
+def _drop(key: str) -> str:
+    session.pop(key, None)
+    return "ok"
+
+
+def _where() -> dict[str, t.Any]:
+    current = t.cast(HybridSessionData, session)
+    return {"storage": current.storage, "sid": current.sid, "keys": sorted(current)}
