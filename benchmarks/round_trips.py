@@ -107,6 +107,7 @@ def main() -> None:
                 ("jwt, revocation off", "jwt", {"HYBRID_SESSION_REVOCATION": False}),
                 ("jwt, idle timeout", "jwt", {"HYBRID_SESSION_IDLE_TIMEOUT": 600}),
                 ("server", "server", {}),
+                ("auto (small session)", "auto", {}),
                 ("server, idle timeout", "server", {"HYBRID_SESSION_IDLE_TIMEOUT": 600}),
             ]
             for label, mode, config in variants:
