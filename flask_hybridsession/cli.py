@@ -103,6 +103,11 @@ def purge_command(as_json: bool) -> None:
 @json_option
 def stats_command(as_json: bool) -> None:
     """Count live sessions by mode, indexed users and revocation entries."""
-    counts = revocation.stats(_interface(), real_app())
+    interface = _interface()
+    health = revocation.health(interface)
+    counts: dict[str, t.Any] = {}
+    if health["redis"] == "ok":
+        counts = dict(revocation.stats(interface, real_app()))
+    counts.update(mode=health["mode"], redis=health["redis"], latency_ms=health["latency_ms"])
     text = "\n".join(f"{name.replace('_', ' ')}: {value}" for name, value in sorted(counts.items()))
     _out(as_json, counts, text)

@@ -30,7 +30,15 @@ TRANSPORTS: t.Final = frozenset({"cookie", "header"})
 HMAC_ALGORITHMS: t.Final = ("HS256", "HS384", "HS512")
 ASYMMETRIC_ALGORITHMS: t.Final = ("RS256", "ES256", "EdDSA")
 ALGORITHMS: t.Final = HMAC_ALGORITHMS + ASYMMETRIC_ALGORITHMS
-URL_SCHEMES: t.Final = ("redis", "rediss", "unix")
+URL_SCHEMES: t.Final = (
+    "redis",
+    "rediss",
+    "unix",
+    "redis+sentinel",
+    "rediss+sentinel",
+    "redis+cluster",
+    "rediss+cluster",
+)
 #: The shortest budget that still holds an empty session's cookie.
 MIN_COOKIE_BYTES: t.Final = 256
 #: The longest timeout: ten years.
@@ -60,6 +68,8 @@ DEFAULTS: t.Final[dict[str, t.Any]] = {
     "HYBRID_SESSION_RETRY_AFTER": 5,
     "HYBRID_SESSION_NAMING_KEY": None,
     "HYBRID_SESSION_AUTO_PIN_LOGIN": False,
+    "HYBRID_SESSION_WAIT_REPLICAS": 0,
+    "HYBRID_SESSION_FAIL_OPEN_JWT": False,
 }
 
 
@@ -87,6 +97,8 @@ class Settings:
     retry_after: int
     naming_key: bytes | None = dataclasses.field(repr=False)
     auto_pin_login: bool = False
+    wait_replicas: int = 0
+    fail_open_jwt: bool = False
 
     @property
     def needs_redis(self) -> bool:
@@ -194,8 +206,18 @@ def load_settings(app: Flask) -> Settings:
         if scheme not in URL_SCHEMES:
             raise ConfigurationError(
                 "HYBRID_SESSION_REDIS_URL",
-                f"has the scheme {scheme!r}; use redis://, rediss:// or unix://.",
+                f"has the scheme {scheme!r}; use redis://, rediss://, unix://,"
+                " redis+sentinel://h1:p1,h2:p2/service[/db] or redis+cluster://h1:p1[,h2:p2].",
             )
+        if "+" in scheme:
+            from .stores.backend import parse_multi_host
+
+            try:
+                parse_multi_host(url)
+            except ValueError as exc:
+                raise ConfigurationError(
+                    "HYBRID_SESSION_REDIS_URL", f"is not a valid {scheme}:// URL: {exc}."
+                ) from None
 
     prefix = config["HYBRID_SESSION_KEY_PREFIX"]
     if not isinstance(prefix, str) or "{" in prefix or "}" in prefix:
@@ -306,6 +328,24 @@ def load_settings(app: Flask) -> Settings:
             "HYBRID_SESSION_AUTO_PIN_LOGIN", f"is {pin_login!r}; use True or False."
         )
 
+    wait_replicas = config["HYBRID_SESSION_WAIT_REPLICAS"]
+    if not _is_int(wait_replicas) or not 0 <= wait_replicas <= 16:
+        raise ConfigurationError(
+            "HYBRID_SESSION_WAIT_REPLICAS",
+            f"is {wait_replicas!r}; use the number of replicas (0 to 16) that must"
+            " acknowledge a session write, 0 for none.",
+        )
+    fail_open = config["HYBRID_SESSION_FAIL_OPEN_JWT"]
+    if not isinstance(fail_open, bool):
+        raise ConfigurationError(
+            "HYBRID_SESSION_FAIL_OPEN_JWT", f"is {fail_open!r}; use True or False."
+        )
+    if fail_open and mode != "jwt":
+        raise ConfigurationError(
+            "HYBRID_SESSION_FAIL_OPEN_JWT",
+            f"applies to jwt mode only; HYBRID_SESSION_MODE is {mode!r}.",
+        )
+
     return Settings(
         mode=mode,
         redis_url=url,
@@ -327,4 +367,6 @@ def load_settings(app: Flask) -> Settings:
         retry_after=t.cast(int, _seconds(config, "HYBRID_SESSION_RETRY_AFTER", optional=False)),
         naming_key=naming_key,
         auto_pin_login=pin_login,
+        wait_replicas=wait_replicas,
+        fail_open_jwt=fail_open,
     )

@@ -96,7 +96,12 @@ class HybridSession:
         backend = keepalive = None
         if settings.needs_redis:
             client, keepalive = connect(settings, app)
-            backend = RedisBackend(client, KeyNames(settings.key_prefix))
+            backend = RedisBackend(
+                client,
+                KeyNames(settings.key_prefix),
+                wait_replicas=settings.wait_replicas,
+                wait_timeout_ms=int(settings.redis_timeout * 1000),
+            )
         interface = HybridSessionInterface(settings, backend, keepalive)
         app.session_interface = interface
         if backend is not None and app.secret_key and settings.naming_key is None:
@@ -150,6 +155,16 @@ class HybridSession:
         current = _current_session()
         current._state.pinned = True
         current.modified = True
+
+    def health(self) -> dict[str, t.Any]:
+        """Whether the session store answers, and how fast.
+
+        :return: ``{"mode", "redis": "ok" | "unavailable" | "not used",
+            "latency_ms", "error"}``; never raises.
+
+        .. versionadded:: 0.1
+        """
+        return revocation.health(_interface())
 
     def logout(self) -> None:
         """Clear the current session and end its token, in every form it was issued.

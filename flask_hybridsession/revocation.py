@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import threading
+import time
 import typing as t
 
 import redis
@@ -405,6 +406,27 @@ def stats(interface: HybridSessionInterface, app: Flask) -> dict[str, int]:
             elif rest.startswith(b"{s:") and rest.endswith(b"}"):
                 counts["server_sessions"] += 1
     return counts
+
+
+def health(interface: HybridSessionInterface) -> dict[str, t.Any]:
+    """PING the store and time it; never raises."""
+    report: dict[str, t.Any] = {
+        "mode": interface.settings.mode,
+        "redis": "not used",
+        "latency_ms": None,
+        "error": None,
+    }
+    backend = interface.backend
+    if backend is None:
+        return report
+    started = time.perf_counter()
+    try:
+        backend.client.ping()
+    except redis.RedisError as exc:
+        report.update(redis="unavailable", error=type(exc).__name__)
+    else:
+        report.update(redis="ok", latency_ms=round((time.perf_counter() - started) * 1000, 3))
+    return report
 
 
 def _glob(text: str) -> str:

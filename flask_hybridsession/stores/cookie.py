@@ -9,8 +9,11 @@ configured. ``ct`` is AES-256-GCM under the session's subkey, with the
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 import typing as t
+
+import redis
 
 from ..errors import SessionTooLarge
 from ..revocation import apply_meta
@@ -29,6 +32,8 @@ from .backend import RedisBackend
 from .base import Context
 from .base import Issue
 from .redis import ServerStore
+
+security_log = logging.getLogger("flask_hybridsession.security")
 
 TOKEN_FORMAT: t.Final = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
@@ -67,7 +72,17 @@ class JwtStore:
             ops = [backend.read(sid, None, ctx.now_ms, ctx.idle_ms)]
             if state.user_tag is not None:
                 ops.append(backend.user_check(state.user_tag, sid, ctx.now_ms, state.user_gen))
-            replies = backend.run(ops)
+            try:
+                replies = backend.run(ops)
+            except redis.RedisError:
+                if not ctx.settings.fail_open_jwt:
+                    raise
+                # The explicit opt-in: serve the token unchecked, and say so.
+                security_log.warning(
+                    "Redis unavailable: serving a jwt session WITHOUT its revocation check"
+                    " (HYBRID_SESSION_FAIL_OPEN_JWT is on)"
+                )
+                replies = [0]
             if replies[0] == REVOKED or (len(replies) > 1 and replies[1]):
                 return None
             if isinstance(replies[0], list):

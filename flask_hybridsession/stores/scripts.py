@@ -19,6 +19,8 @@ class Script:
 
     name: str
     source: str
+    #: Whether it may write (HYBRID_SESSION_WAIT_REPLICAS waits after these).
+    writes: bool = True
 
     @property
     def sha(self) -> str:
@@ -31,7 +33,8 @@ class Script:
 #: wrong type), or the hash as a flat list of field, value.
 READ: t.Final = Script(
     "read",
-    """
+    writes=False,
+    source="""
 if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 local h = redis.pcall('HGETALL', KEYS[1])
 if type(h) ~= 'table' or h.err or #h == 0 then return 0 end
@@ -168,7 +171,8 @@ return tonumber(gen) or 0
 #: after the token's login, else 0; touches last seen at most once a minute.
 USER_CHECK: t.Final = Script(
     "user_check",
-    """
+    writes=False,
+    source="""
 local gen = tonumber(redis.call('GET', KEYS[2])) or 0
 if gen > tonumber(ARGV[3]) then return 1 end
 local field = ARGV[1] .. ':ls'
