@@ -158,5 +158,6 @@ def revoke(sid: str) -> Response:
 def logout_all() -> Response:
     count = hybrid().revoke_user(t.cast(str, user_id()))
     flask_login.logout_user()
+    session.pop("cart", None)  # the saved cart stays with the account
     flash(f"Logged out everywhere ({count} session{'s' * (count != 1)}).")
     return redirect(url_for("shop.login"))

@@ -183,9 +183,10 @@ class ServerStore:
             indexing = index_ops(ctx, state, "server")
             ops += indexing
             replies = backend.run(ops)
-            if ended_old and not replies[0][0]:
+            if ended_old and not replies[0][0] and not state.logout:
                 # The old sid was ended meanwhile (a concurrent logout): do
-                # not bring the session back under a new id either.
+                # not bring the session back under a new id either. (A
+                # logout's new session is a guest's: nothing to bring back.)
                 backend.run(end_ops(ctx, state))
                 return None
             if replies[written] != 1:
