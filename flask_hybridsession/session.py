@@ -75,6 +75,8 @@ class SessionState:
     ended: bool = False
     #: Kept in Redis whatever its size (``pin()``, auto mode).
     pinned: bool = False
+    #: The stored metadata changed (``pin()``): rewrite it at save.
+    meta_changed: bool = False
     #: The client of the login request, for the devices page.
     user_agent: str | None = None
     ip: str | None = None

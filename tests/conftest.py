@@ -215,11 +215,17 @@ def mode(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture()
-def make_app(rdb: redis.Redis, redis_server: RedisServer) -> AppFactory:
+def redis_url(rdb: redis.Redis, redis_server: RedisServer) -> str:
+    """The URL apps use; test_cluster.py points it at a cluster."""
+    return redis_server.url
+
+
+@pytest.fixture()
+def make_app(redis_url: str) -> AppFactory:
     """Builds an app on the test Redis: ``make_app(mode, **config)``."""
 
     def factory(mode: str, **config: t.Any) -> Flask:
-        config.setdefault("HYBRID_SESSION_REDIS_URL", redis_server.url)
+        config.setdefault("HYBRID_SESSION_REDIS_URL", redis_url)
         return build_app(mode, **config)
 
     return factory
@@ -297,9 +303,9 @@ def build_login_app(mode: str, **config: t.Any) -> Flask:
 
 
 @pytest.fixture()
-def make_login_app(rdb: redis.Redis, redis_server: RedisServer) -> AppFactory:
+def make_login_app(redis_url: str) -> AppFactory:
     def factory(mode: str, **config: t.Any) -> Flask:
-        config.setdefault("HYBRID_SESSION_REDIS_URL", redis_server.url)
+        config.setdefault("HYBRID_SESSION_REDIS_URL", redis_url)
         return build_login_app(mode, **config)
 
     return factory

@@ -275,3 +275,19 @@ def _drop(key: str) -> str:
 def _where() -> dict[str, t.Any]:
     current = t.cast(HybridSessionData, session)
     return {"storage": current.storage, "sid": current.sid, "keys": sorted(current)}
+
+
+def test_pin_sticks_for_a_session_already_in_redis(make_app: AppFactory) -> None:
+    app = _auto_app(make_app)
+
+    @app.post("/pin")
+    def pin() -> str:
+        app.extensions["hybrid_session"].pin()
+        return "ok"
+
+    client = app.test_client()
+    client.post("/put/a/900")
+    assert client.get("/where").json["storage"] == "server"
+    client.post("/pin")
+    client.post("/put/a/5")  # would move back into a token if not pinned
+    assert client.get("/where").json["storage"] == "server"

@@ -239,3 +239,11 @@ def test_switching_mode_keeps_login_and_cart(redis_server: RedisServer, rdb: t.A
         page = moved.get("/cart").text
         assert "Avocados" in page and 'data-testid="who">Alice<' in page
         cookie = moved.get_cookie("session") or cookie
+
+
+def test_api_refuses_the_page_cookie(shop: Flask) -> None:
+    client = shop.test_client()
+    login(client)
+    response = client.get("/api/cart")
+    assert response.status_code == 401
+    assert "Bearer" in response.json["error"]

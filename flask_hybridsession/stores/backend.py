@@ -262,13 +262,30 @@ class RedisBackend:
                 "WAIT", self.wait_replicas, self.wait_timeout_ms
             )
         replies: list[t.Any] = pipe.execute(raise_on_error=False)
+        expected = len(ops) + (1 if self.wait_replicas and any(o.script.writes for o in ops) else 0)
+        if len(replies) != expected or any(
+            not isinstance(reply, (Exception, *op.script.reply))
+            for op, reply in zip(ops, replies, strict=False)
+        ):
+            self._out_of_step()
         if self.wait_replicas and any(op.script.writes for op in ops):
             acked = replies.pop()
-            if not isinstance(acked, Exception) and int(acked) < self.wait_replicas:
+            if not isinstance(acked, int | Exception):
+                self._out_of_step()
+            if isinstance(acked, int) and acked < self.wait_replicas:
                 raise redis.TimeoutError(
                     f"the write reached {acked} of {self.wait_replicas} replicas in time"
                 )
         return replies
+
+    def _out_of_step(self) -> t.NoReturn:
+        # A reply of the wrong shape means the connection is out of step with
+        # its requests: drop every pooled connection rather than read on.
+        # (AEAD binds each value to its sid, so even then no data would mix.)
+        pool = getattr(self.client, "connection_pool", None)
+        if pool is not None:
+            pool.disconnect()
+        raise redis.ConnectionError("Redis replies out of step; reconnecting")
 
     # The operations, as ops to batch.
 

@@ -214,7 +214,7 @@ class ServerStore:
                     field, blob = _seal_field(ctx, sid, salt, key, raw)
                     changed[field] = blob
         deleted = [field_name(salt, key) for key in state.loaded.keys() - data.keys()]
-        if state.rekey:
+        if state.rekey or state.meta_changed:
             changed[_META] = self._meta(ctx, sid, state)
         if not (changed or deleted or new_hash):
             if token:

@@ -21,6 +21,8 @@ class Script:
     source: str
     #: Whether it may write (HYBRID_SESSION_WAIT_REPLICAS waits after these).
     writes: bool = True
+    #: The Python types its reply may have.
+    reply: tuple[type, ...] = (int,)
 
     @property
     def sha(self) -> str:
@@ -34,6 +36,7 @@ class Script:
 READ: t.Final = Script(
     "read",
     writes=False,
+    reply=(int, list),
     source="""
 if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 local h = redis.pcall('HGETALL', KEYS[1])
@@ -116,7 +119,8 @@ return 1
 #: server copy or a user mark), its user tag or ''}.
 END: t.Final = Script(
     "end",
-    """
+    reply=(list,),
+    source="""
 local fresh = redis.call('EXISTS', KEYS[2]) == 0 and 1 or 0
 local known = redis.call('EXISTS', KEYS[1], KEYS[3]) > 0 and 1 or 0
 local tag = redis.pcall('GET', KEYS[3])
@@ -187,7 +191,8 @@ return 0
 #: KEYS: user mark of a sid. ARGV: user tag, TTL in ms.
 SET_MARK: t.Final = Script(
     "set_mark",
-    """
+    reply=(bytes, bool),
+    source="""
 return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 """,
 )
@@ -205,7 +210,8 @@ return redis.call('HDEL', KEYS[1], ARGV[1], ARGV[1] .. ':ls')
 #: login dies) and hands back the index, which is deleted.
 USER_REVOKE: t.Final = Script(
     "user_revoke",
-    """
+    reply=(list,),
+    source="""
 local entries = redis.call('HGETALL', KEYS[1])
 redis.call('DEL', KEYS[1])
 redis.call('INCR', KEYS[2])
@@ -229,7 +235,8 @@ return redis.call('PEXPIRE', KEYS[1], ARGV[1])
 #: and keeps the key alive.
 NAMING_KEY: t.Final = Script(
     "naming_key",
-    """
+    reply=(bytes,),
+    source="""
 redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return redis.call('GET', KEYS[1])

@@ -1,0 +1,64 @@
+"""The behaviour, login and revocation suites again, on a real 3-master Redis Cluster.
+
+Each session's keys share one hash tag and each user's another, so every
+script touches one slot: no CROSSSLOT error, and the round-trip budget holds
+(a pipeline flushed to several nodes in parallel is one round trip).
+"""
+
+from __future__ import annotations
+
+import collections.abc as cabc
+import tempfile
+import typing as t
+
+import pytest
+import redis
+
+from .conftest import AppFactory
+from .test_behaviour import *  # noqa: F403 - the same tests, on the cluster
+from .test_login_and_revocation import *  # noqa: F403
+from .topology import LocalCluster
+
+
+@pytest.fixture(scope="module")
+def cluster() -> cabc.Iterator[LocalCluster]:
+    with tempfile.TemporaryDirectory(prefix="hs-cluster-") as workdir:
+        local = LocalCluster(workdir)
+        local.start()
+        yield local
+        local.stop()
+
+
+@pytest.fixture()
+def rdb(cluster: LocalCluster) -> cabc.Iterator[t.Any]:
+    client = cluster.client()
+    client.flushall(target_nodes=redis.RedisCluster.PRIMARIES)
+    client.script_flush()  # goes to every primary
+    yield client
+    client.close()
+
+
+@pytest.fixture()
+def redis_url(rdb: t.Any, cluster: LocalCluster) -> str:
+    return cluster.url
+
+
+@pytest.fixture(params=["server", "auto"])
+def mode(request: pytest.FixtureRequest) -> str:
+    return t.cast(str, request.param)
+
+
+def test_sessions_of_many_users_spread_over_every_master(
+    make_login_app: AppFactory, cluster: LocalCluster
+) -> None:
+    app = make_login_app("server")
+    for user in ("alice", "bob"):
+        for _ in range(15):
+            app.test_client().post(f"/login/{user}")
+    for index in range(30):
+        app.test_client().post(f"/set/k/{index}")
+    counts = [node.client().dbsize() for node in cluster.nodes]
+    assert all(count > 0 for count in counts), counts
+    with app.app_context():
+        assert app.extensions["hybrid_session"].revoke_user("alice") == 15
+        assert len(app.extensions["hybrid_session"].sessions_for("bob")) == 15
