@@ -40,7 +40,8 @@ def http_error(exc: HTTPException) -> tuple[Response, int]:
 def bearer_only() -> tuple[Response, int] | None:
     # The API takes bearer credentials, never the page's cookie: a cookie-
     # authenticated JSON endpoint would need the forms' CSRF check too.
-    if request.endpoint == "api.login" or request.headers.get("Authorization"):
+    scheme = request.headers.get("Authorization", "").split(" ", 1)[0]
+    if request.endpoint == "api.login" or scheme.lower() == "bearer":
         return None
     return error(401, "Send Authorization: Bearer <credential> (see /api/login).")
 

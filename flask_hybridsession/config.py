@@ -335,6 +335,12 @@ def load_settings(app: Flask) -> Settings:
             f"is {wait_replicas!r}; use the number of replicas (0 to 16) that must"
             " acknowledge a session write, 0 for none.",
         )
+    if wait_replicas and url is not None and "cluster" in urlsplit(url).scheme:
+        raise ConfigurationError(
+            "HYBRID_SESSION_WAIT_REPLICAS",
+            "is not supported on a Redis Cluster (WAIT would reach another node than the"
+            " write); use it with one server or Sentinel.",
+        )
     fail_open = config["HYBRID_SESSION_FAIL_OPEN_JWT"]
     if not isinstance(fail_open, bool):
         raise ConfigurationError(

@@ -6,7 +6,6 @@ import logging
 import typing as t
 import weakref
 
-import redis
 from flask import current_app
 from flask import request
 from flask import session
@@ -21,6 +20,7 @@ from .interface import HybridSessionInterface
 from .interface import refuse_when_unavailable
 from .keys import KeyNames
 from .session import HybridSessionData
+from .stores.backend import STORE_ERRORS
 from .stores.backend import RedisBackend
 from .stores.backend import connect
 
@@ -119,7 +119,7 @@ class HybridSession:
                 secrets = interface._secrets(app)
                 if secrets is not None:
                     interface.naming.load(interface.context(app, secrets, "cookie"))
-            except redis.RedisError as exc:
+            except STORE_ERRORS as exc:
                 logger.info("naming key not loaded at start (%s); loading it later", exc)
         app.extensions[EXTENSION_KEY] = self
         login.connect()

@@ -13,7 +13,6 @@ import re
 import time
 import typing as t
 
-import redis
 from flask import current_app
 from flask import g
 from flask.sessions import SessionInterface
@@ -35,6 +34,7 @@ from .session import UnavailableSession
 from .stores import cookie
 from .stores import redis as server
 from .stores.auto import AutoStore
+from .stores.backend import STORE_ERRORS
 from .stores.base import Context
 from .stores.base import Issue
 from .tokens import TokenCodec
@@ -205,7 +205,7 @@ class HybridSessionInterface(SessionInterface):
             try:
                 data = loader.load(ctx, state, credential)
                 reason = "unknown, expired or revoked"
-            except redis.RedisError as exc:
+            except STORE_ERRORS as exc:
                 logger.error("session store unavailable: %s: %s", type(exc).__name__, exc)
                 setattr(g, UNAVAILABLE, type(exc).__name__)
                 return UnavailableSession()
@@ -255,7 +255,7 @@ class HybridSessionInterface(SessionInterface):
             try:
                 tag = self.naming.tag(ctx, backend, companion[0])
                 stored = backend.client.get(backend.names.user_generation(tag))
-            except redis.RedisError as exc:
+            except STORE_ERRORS as exc:
                 logger.error("session store unavailable: %s: %s", type(exc).__name__, exc)
                 return False
             valid = int(stored or 0) == companion[1]
@@ -284,7 +284,7 @@ class HybridSessionInterface(SessionInterface):
             if state.login is not None and self.backend is not None:
                 state.login_tag = self.naming.tag(ctx, self.backend, state.login)
             issue = self.store.save(ctx, session)
-        except redis.RedisError as exc:
+        except STORE_ERRORS as exc:
             logger.error("session store unavailable: %s: %s", type(exc).__name__, exc)
             self._unavailable(response)
             return

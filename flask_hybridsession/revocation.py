@@ -18,8 +18,6 @@ import threading
 import time
 import typing as t
 
-import redis
-
 from . import signals
 from .crypto import DecryptError
 from .errors import HybridSessionError
@@ -27,6 +25,7 @@ from .errors import StoreUnavailable
 from .session import HybridSessionData
 from .session import SessionState
 from .session import new_sid
+from .stores.backend import STORE_ERRORS
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -243,7 +242,7 @@ def _ready(interface: HybridSessionInterface, app: Flask, action: str) -> Contex
 def _store(interface: HybridSessionInterface) -> t.Iterator[None]:
     try:
         yield
-    except redis.RedisError as exc:
+    except STORE_ERRORS as exc:
         logger.error("session store unavailable: %s: %s", type(exc).__name__, exc)
         raise StoreUnavailable(interface.settings.retry_after, cause=type(exc).__name__) from exc
 
@@ -422,7 +421,7 @@ def health(interface: HybridSessionInterface) -> dict[str, t.Any]:
     started = time.perf_counter()
     try:
         backend.client.ping()
-    except redis.RedisError as exc:
+    except STORE_ERRORS as exc:
         report.update(redis="unavailable", error=type(exc).__name__)
     else:
         report.update(redis="ok", latency_ms=round((time.perf_counter() - started) * 1000, 3))

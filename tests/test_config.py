@@ -316,3 +316,20 @@ def test_multi_host_urls_are_read() -> None:
 def test_fail_open_is_for_jwt_mode_only(redis_server: RedisServer) -> None:
     with pytest.raises(ConfigurationError, match="jwt mode only"):
         _init(redis_server, HYBRID_SESSION_MODE="server", HYBRID_SESSION_FAIL_OPEN_JWT=True)
+
+
+def test_wait_replicas_is_refused_on_a_cluster() -> None:
+    with pytest.raises(ConfigurationError, match="not supported on a Redis Cluster"):
+        _init(
+            HYBRID_SESSION_MODE="server",
+            HYBRID_SESSION_REDIS_URL="redis+cluster://127.0.0.1:1",
+            HYBRID_SESSION_WAIT_REPLICAS=1,
+        )
+
+
+def test_unreachable_cluster_is_a_configuration_error() -> None:
+    from .conftest import free_port
+
+    url = f"redis+cluster://127.0.0.1:{free_port()}"
+    with pytest.raises(ConfigurationError, match="cluster that did not answer"):
+        _init(HYBRID_SESSION_MODE="server", HYBRID_SESSION_REDIS_URL=url)

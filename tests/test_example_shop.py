@@ -247,3 +247,10 @@ def test_api_refuses_the_page_cookie(shop: Flask) -> None:
     response = client.get("/api/cart")
     assert response.status_code == 401
     assert "Bearer" in response.json["error"]
+
+
+def test_api_basic_auth_does_not_unlock_the_cookie(shop: Flask) -> None:
+    client = shop.test_client()
+    login(client)
+    response = client.get("/api/cart", headers={"Authorization": "Basic eDp5"})
+    assert response.status_code == 401

@@ -15,6 +15,7 @@ from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode
 from redis.cluster import RedisCluster
 from redis.exceptions import NoScriptError
+from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
@@ -28,6 +29,10 @@ if t.TYPE_CHECKING:
     from ..config import Settings
 
 logger = logging.getLogger("flask_hybridsession")
+
+#: What "Redis is unavailable" looks like: redis-py's errors, and its cluster
+#: client's own (a slot not covered, a cluster that cannot be reached).
+STORE_ERRORS: t.Final = (redis.RedisError, RedisClusterException)
 
 #: Result of READ: revoked, no live session, or the hash's fields.
 REVOKED: t.Final = -1
@@ -159,7 +164,7 @@ def connect(settings: Settings, app: Flask) -> tuple[t.Any, t.Any]:
                 socket_timeout=timeout,
                 socket_connect_timeout=timeout,
             )
-        except redis.RedisError as exc:
+        except STORE_ERRORS as exc:
             raise ConfigurationError(
                 "HYBRID_SESSION_REDIS_URL",
                 f"names a cluster that did not answer ({type(exc).__name__}); a cluster"

@@ -13,8 +13,6 @@ import logging
 import re
 import typing as t
 
-import redis
-
 from ..errors import SessionTooLarge
 from ..revocation import apply_meta
 from ..revocation import begin_save
@@ -28,6 +26,7 @@ from ..tokens import TokenCodec
 from ..tokens import b64decode
 from ..tokens import b64encode
 from .backend import REVOKED
+from .backend import STORE_ERRORS
 from .backend import RedisBackend
 from .base import Context
 from .base import Issue
@@ -74,7 +73,7 @@ class JwtStore:
                 ops.append(backend.user_check(state.user_tag, sid, ctx.now_ms, state.user_gen))
             try:
                 replies = backend.run(ops)
-            except redis.RedisError:
+            except STORE_ERRORS:
                 if not ctx.settings.fail_open_jwt:
                     raise
                 # The explicit opt-in: serve the token unchecked, and say so.
