@@ -9,7 +9,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format clean
+.PHONY: demo test lint format bench clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or 3.12 is needed"; exit 1; }
@@ -30,6 +30,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# Round trips, the auto/server Redis share, and the peers side by side.
+# BENCH_ARGS=--quick for a short pass.
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,login,embedded,bench]'
+	$(BIN)/python -m benchmarks.round_trips
+	$(BIN)/python -m benchmarks.auto_share
+	$(BIN)/python -m benchmarks.peers $(BENCH_ARGS)
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
