@@ -127,6 +127,16 @@ def connect(settings: Settings, app: Flask) -> tuple[t.Any, t.Any]:
     url = settings.redis_url
     if url is not None and "+" in urlsplit(url).scheme:
         parsed = parse_multi_host(url)
+        # What every data connection gets, to a sentinel's master or a cluster node.
+        data_connection: dict[str, t.Any] = {
+            "ssl": parsed.tls,
+            "retry": _retry(),
+            "decode_responses": False,
+            "username": parsed.username,
+            "password": parsed.password,
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+        }
         if parsed.kind == "sentinel":
             sentinel = Sentinel(  # type: ignore[no-untyped-call]
                 list(parsed.hosts),
@@ -139,15 +149,7 @@ def connect(settings: Settings, app: Flask) -> tuple[t.Any, t.Any]:
                 socket_connect_timeout=timeout,
             )
             client = sentinel.master_for(  # type: ignore[no-untyped-call]
-                parsed.service,
-                db=parsed.db,
-                ssl=parsed.tls,
-                retry=_retry(),
-                decode_responses=False,
-                username=parsed.username,
-                password=parsed.password,
-                socket_timeout=timeout,
-                socket_connect_timeout=timeout,
+                parsed.service, db=parsed.db, **data_connection
             )
             return client, sentinel
         try:
@@ -156,13 +158,7 @@ def connect(settings: Settings, app: Flask) -> tuple[t.Any, t.Any]:
                     ClusterNode(host, port)  # type: ignore[no-untyped-call]
                     for host, port in parsed.hosts
                 ],
-                ssl=parsed.tls,
-                retry=_retry(),
-                decode_responses=False,
-                username=parsed.username,
-                password=parsed.password,
-                socket_timeout=timeout,
-                socket_connect_timeout=timeout,
+                **data_connection,
             )
         except STORE_ERRORS as exc:
             raise ConfigurationError(
