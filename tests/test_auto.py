@@ -34,6 +34,11 @@ def _auto_app(make_app: AppFactory, **config: t.Any) -> Flask:
         session.pop(key, None)
         return "ok"
 
+    @app.post("/pin")
+    def pin() -> str:
+        app.extensions["hybrid_session"].pin()
+        return "ok"
+
     @app.get("/where")
     def where() -> dict[str, t.Any]:
         current = t.cast(HybridSessionData, session)
@@ -110,12 +115,6 @@ def test_small_sessions_write_nothing_to_redis(make_app: AppFactory, redis_serve
 
 def test_pin_keeps_a_small_session_in_redis(make_app: AppFactory) -> None:
     app = _auto_app(make_app)
-
-    @app.post("/pin")
-    def pin() -> str:
-        app.extensions["hybrid_session"].pin()
-        return "ok"
-
     client = app.test_client()
     client.post("/put/a/10")
     client.post("/pin")
@@ -279,12 +278,6 @@ def _where() -> dict[str, t.Any]:
 
 def test_pin_sticks_for_a_session_already_in_redis(make_app: AppFactory) -> None:
     app = _auto_app(make_app)
-
-    @app.post("/pin")
-    def pin() -> str:
-        app.extensions["hybrid_session"].pin()
-        return "ok"
-
     client = app.test_client()
     client.post("/put/a/900")
     assert client.get("/where").json["storage"] == "server"
