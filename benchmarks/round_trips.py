@@ -15,22 +15,13 @@ import redis
 from flask import Flask
 from flask import session
 
-from flask_hybridsession import HybridSession
-
 from .wire import Wire
-from .wire import counting_client
+from .wire import session_app
 from .wire import start_server
 
 
 def build(mode: str, port: int, **config: t.Any) -> Flask:
-    app = Flask(__name__)
-    app.config.update(
-        SECRET_KEY="bench-secret-0123456789abcdef0123456789",  # noqa: S106 - a benchmark
-        HYBRID_SESSION_MODE=mode,
-        HYBRID_SESSION_REDIS=counting_client(port),
-        **config,
-    )
-    HybridSession(app)
+    app = session_app(mode, port, **config)
     manager = flask_login.LoginManager(app)
     manager.user_loader(User)
     app.add_url_rule("/login", "login", _login, methods=["POST"])

