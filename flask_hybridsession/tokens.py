@@ -32,6 +32,10 @@ if t.TYPE_CHECKING:
 
 #: The ``typ`` header of every session token (RFC 8725 section 3.11, explicit typing).
 TOKEN_TYPE: t.Final = "hs+jwt"  # noqa: S105 - a media type
+#: The ``kind`` claim of every session token: no other kind of token (a
+#: reset link, a refresh token of another service...) opens a session, even
+#: one signed with the same key (RFC 8725 section 3.12).
+TOKEN_KIND: t.Final = "session"  # noqa: S105 - a claim value
 _REFUSED_HEADERS: t.Final = frozenset({"crit", "jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256"})
 _KID: t.Final = re.compile(r"[A-Za-z0-9_-]{1,16}")
 _B64: t.Final = re.compile(r"[A-Za-z0-9_-]+")
@@ -119,7 +123,7 @@ class TokenCodec:
                 _check_family(key, self.algorithm, "HYBRID_SESSION_JWT_PUBLIC_KEYS")
                 self._public_keys[_thumbprint(t.cast(PublicKey, key))] = t.cast(PublicKey, key)
         self._options: t.Any = {
-            "require": ["exp", "iat", "jti", "sid", "ct"]
+            "require": ["exp", "iat", "jti", "sid", "kind", "ct"]
             + (["iss"] if self.issuer else [])
             + (["aud"] if self.audience else []),
             # Time claims are checked below against the injectable clock,
@@ -193,6 +197,8 @@ class TokenCodec:
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in (exp, iat, nbf)):
             raise InvalidToken("time claims must be integers")
         self.check_times(claims, now)
+        if claims["kind"] != TOKEN_KIND:
+            raise InvalidToken("not a session token")
         sid, jti, ct = claims["sid"], claims["jti"], claims["ct"]
         if not (isinstance(sid, str) and _SID.fullmatch(sid)):
             raise InvalidToken("bad sid")

@@ -1,9 +1,10 @@
 """``jwt`` mode: the whole session travels in a signed JWT with an encrypted payload.
 
 Claims: ``sid`` (stable for the session's life), ``jti`` (fresh per token),
-``iat``, ``exp``, ``ct`` (the sealed session) and ``iss``/``aud`` when
-configured. ``ct`` is AES-256-GCM under the session's subkey, with the
-``jti`` in the associated data, so it opens only inside its own token.
+``iat``, ``exp``, ``kind`` (always ``"session"``), ``ct`` (the sealed
+session) and ``iss``/``aud`` when configured. ``ct`` is AES-256-GCM under
+the session's subkey, with the ``jti`` in the associated data, so it opens
+only inside its own token.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ..revocation import meta_of
 from ..session import HybridSessionData
 from ..session import SessionState
 from ..session import new_sid
+from ..tokens import TOKEN_KIND
 from ..tokens import TokenCodec
 from ..tokens import Verified
 from ..tokens import VerifiedTokens
@@ -196,6 +198,7 @@ class JwtStore:
             "jti": jti,
             "iat": int(ctx.now),
             "exp": ctx.expiry(state.created),
+            "kind": TOKEN_KIND,
             "ct": b64encode(sealed),
         }
         token = self.codec.encode(ctx.ring, claims)
