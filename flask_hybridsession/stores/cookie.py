@@ -60,7 +60,8 @@ class JwtStore:
 
     def load(self, ctx: Context, state: SessionState, credential: str) -> dict[str, t.Any] | None:
         verified = self.verified.get(credential)
-        if verified is not None and verified.ring is ctx.ring:
+        remembered = verified is not None and verified.ring is ctx.ring
+        if verified is not None and remembered:
             claims = verified.claims
             self.codec.check_times(claims, ctx.now)
             sid, jti = claims["sid"], claims["jti"]
@@ -76,7 +77,8 @@ class JwtStore:
         if not isinstance(data, dict):
             raise ValueError("bad envelope")
         apply_meta(state, envelope)
-        self.verified.put(credential, verified)
+        if not remembered:
+            self.verified.put(credential, verified)
         state.credential_kind = "jwt"
         state.jti = jti
         state.issued_at, state.expires_at = claims["iat"], claims["exp"]
