@@ -30,6 +30,7 @@ from werkzeug.http import dump_cookie
 from flask_hybridsession import ConfigurationError
 from flask_hybridsession.interface import HybridSessionInterface
 from flask_hybridsession.serialization import SessionSerializer
+from flask_hybridsession.session import HybridSessionData
 
 from .conftest import SECRET
 from .conftest import AppFactory
@@ -280,3 +281,22 @@ def test_logged_in_jwt_read_is_one_script(redis_server: RedisServer, rdb: redis.
     with app.test_request_context():
         assert app.extensions["hybrid_session"].revoke_user("alice") >= 1
     assert client.get("/me").status_code == 401
+
+
+# auto's size check.
+
+
+@pytest.mark.parametrize("size", range(1500, 2600, 60))
+def test_auto_fits_agrees_with_the_token_it_would_issue(size: int) -> None:
+    app = build_app("auto", HYBRID_SESSION_REVOCATION=False, HYBRID_SESSION_REDIS_URL=None)
+    interface = _interface(app)
+    with app.test_request_context():
+        secrets = interface._secrets(app)
+        assert secrets is not None
+        ctx = interface.context(app, secrets, "cookie")
+        current = HybridSessionData({"k": "x" * size})
+        current._state.created = int(ctx.now)  # as a saved session has it
+        token, verified = interface.jwt_store._mint(ctx, current.sid, current._state, dict(current))
+        exact = ctx.cookie_size(token, verified.claims["exp"])
+        for limit in (exact - 1, exact, exact + 1, 4000):
+            assert interface.jwt_store.fits(ctx, current, limit) is (exact <= limit)

@@ -49,6 +49,6 @@ class AutoStore:
                 return self.server.save(ctx, session)  # a renewal that no longer fits
         budget = ctx.settings.max_cookie_bytes
         limit = budget * SHRINK_RATIO if in_redis else budget
-        if self.jwt.measure(ctx, session) <= limit:
+        if self.jwt.fits(ctx, session, limit):
             return self.jwt.save(ctx, session)
         return self.server.save(ctx, session)

@@ -171,29 +171,39 @@ class JwtStore:
         self.verified.put(token, verified)
         return Issue(token, expires)
 
-    def measure(self, ctx: Context, session: HybridSessionData) -> int:
-        """The size the session's credential would have as a token (``auto`` decides by it)."""
+    def fits(self, ctx: Context, session: HybridSessionData, limit: float) -> bool:
+        """Whether the session's credential as a token would take at most ``limit`` bytes.
+
+        ``auto`` decides by it at each write.
+        """
         state = session._state
         trial = dataclasses.replace(state, created=state.created or int(ctx.now))
         if trial.user_id is not None or trial.login is not None:
             trial.user_gen = 10**15  # as long as any generation
         if trial.login is not None:
             trial.user_id, trial.user_tag = trial.login, trial.login_tag
-        token, expires = self.encode(ctx, session.sid, trial, dict(session))
-        return ctx.cookie_size(token, expires)
-
-    def encode(
-        self, ctx: Context, sid: str, state: SessionState, data: dict[str, t.Any]
-    ) -> tuple[str, int]:
-        """A new token for the session: same sid, fresh ``jti``, ``exp`` from the timeouts."""
-        token, verified = self._mint(ctx, sid, state, data)
-        return token, verified.claims["exp"]
+        data = dict(session)
+        plaintext = ctx.serializer.dump_bytes({**meta_of(trial), "d": data})
+        # ``ct`` is base64 of the sealed plaintext, inside the base64 payload:
+        # the token is longer than 16/9 of the plaintext whatever else it
+        # holds, so a session far over the budget is not sealed and signed.
+        if len(plaintext) * 16 / 9 > limit:
+            return False
+        token, verified = self._mint(ctx, session.sid, trial, data, plaintext)
+        return ctx.cookie_size(token, verified.claims["exp"]) <= limit
 
     def _mint(
-        self, ctx: Context, sid: str, state: SessionState, data: dict[str, t.Any]
+        self,
+        ctx: Context,
+        sid: str,
+        state: SessionState,
+        data: dict[str, t.Any],
+        plaintext: bytes | None = None,
     ) -> tuple[str, Verified]:
+        """A new token for the session: same sid, fresh ``jti``, ``exp`` from the timeouts."""
         jti = new_sid()
-        plaintext = ctx.serializer.dump_bytes({**meta_of(state), "d": data})
+        if plaintext is None:
+            plaintext = ctx.serializer.dump_bytes({**meta_of(state), "d": data})
         sealed = ctx.ring.seal(sid, b"jwt|" + jti.encode(), plaintext)
         claims = {
             "sid": sid,
