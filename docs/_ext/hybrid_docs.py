@@ -3,6 +3,7 @@
 - ``hybrid-config``: the table of every ``HYBRID_SESSION_*`` key, its default
   and its description, from :data:`flask_hybridsession.config.DEFAULTS` and
   :data:`~flask_hybridsession.config.DESCRIPTIONS`.
+- ``hybrid-cli``: the ``--help`` of every ``flask hybrid-session`` command.
 - ``benchmarks-figure``: the chart ``make bench`` draws, once
   ``docs/images/benchmarks.png`` exists; a note until then.
 """
@@ -78,6 +79,26 @@ class ConfigTable(Directive):
         return [table]
 
 
+class CliHelp(Directive):
+    """``hybrid-cli``: each command's ``--help``, as click prints it."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        import click
+
+        from flask_hybridsession.cli import cli
+
+        found: list[nodes.Node] = []
+        for name, command in sorted(cli.commands.items()):
+            title = f"flask hybrid-session {name}"
+            context = click.Context(command, info_name=title, terminal_width=100)
+            found.append(nodes.rubric("", "", nodes.literal(title, title), ids=[f"cli-{name}"]))
+            text = command.get_help(context)
+            found.append(nodes.literal_block(text, text, language="text"))
+        return found
+
+
 class BenchmarksFigure(Directive):
     """``benchmarks-figure``: the chart of ``make bench``, or a note until it exists."""
 
@@ -97,5 +118,6 @@ class BenchmarksFigure(Directive):
 
 def setup(app: Sphinx) -> dict[str, t.Any]:
     app.add_directive("hybrid-config", ConfigTable)
+    app.add_directive("hybrid-cli", CliHelp)
     app.add_directive("benchmarks-figure", BenchmarksFigure)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
