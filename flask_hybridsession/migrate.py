@@ -15,7 +15,8 @@ token sealed under the key ring, with the migrated session's lifetime.
 :func:`accept_flask_session_cookies` reads it: a request that brings an old
 cookie is served as the migrated session, and its response carries the new
 cookie. Redis holds no usable credential in the bridge either: its name is a
-hash of the old sid and its value is encrypted.
+hash of the old sid and its value is encrypted. Its first use shortens it to
+a minute's grace, for the requests the browser sent in parallel.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ if t.TYPE_CHECKING:
 #: ``SESSION_USE_SIGNER`` an itsdangerous signature after a dot. Neither of
 #: our formats (``v1.`` server tokens, three-part JWTs) matches it.
 LEGACY_COOKIE: t.Final = re.compile(r"([A-Za-z0-9_-]{16,256})(?:\.[A-Za-z0-9_-]+)?")
+#: How long a bridge entry lives after its first use.
+BRIDGE_GRACE_SECONDS: t.Final = 60
 #: Where the request's bridged credential is noted for the response.
 ENVIRON_KEY: t.Final = "flask_hybridsession.bridged"
 _CONTEXT: t.Final = b"flask-session|"
@@ -323,7 +326,13 @@ class _Bridge:
     def _token(self, interface: HybridSessionInterface, old_sid: str) -> str | None:
         backend = t.cast("t.Any", interface.backend)
         name = bridge_key(interface.settings.key_prefix, old_sid)
-        blob = backend.client.get(name)
+        # The first use shortens the bridge to a grace period: the browser
+        # gets the new cookie in this response, and requests it sent in
+        # parallel with the old cookie still find their session. One trip.
+        pipe = backend.client.pipeline(transaction=False)
+        pipe.get(name)
+        pipe.expire(name, BRIDGE_GRACE_SECONDS)
+        blob, _ = pipe.execute()
         if not blob:
             return None
         ring: KeyRing = _context(self.app, interface).ring
@@ -350,8 +359,10 @@ def accept_flask_session_cookies(app: Flask) -> None:
     request whose session cookie holds a Flask-Session sid that
     ``flask hybrid-session migrate-from-flask-session`` migrated opens the
     migrated session, and its response replaces the cookie with the new
-    credential. It costs one Redis ``GET``, only for requests that bring an
-    old cookie; other requests pay nothing. An old cookie that was not
+    credential; the old cookie then works for one more minute, for the
+    requests the browser sent in parallel. It costs one Redis round trip,
+    only for requests whose cookie looks like Flask-Session's; other
+    requests pay nothing. An old cookie that was not
     migrated opens a fresh session, as any unknown credential does. Remove
     it once the migrated sessions have expired.
 

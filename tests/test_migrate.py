@@ -24,6 +24,7 @@ from flask_hybridsession.migrate import looks_like_pickle
 
 from .conftest import SECRET
 from .conftest import AppFactory
+from .conftest import RedisServer
 from .conftest import User
 
 
@@ -93,9 +94,12 @@ def test_old_cookies_open_the_migrated_sessions(
     client.set_cookie("session", guest)
     seen = client.get("/get/cart")
     assert seen.json["value"] == "'apple'" and not seen.json["new"]
-    # The response replaced the old cookie: the next request needs no bridge.
+    # The response replaced the old cookie: the next request needs no bridge,
+    # which now lives only a minute's grace for parallel requests.
     replaced = client.get_cookie("session")
     assert replaced is not None and replaced.value != guest
+    assert 0 < rdb.ttl(bridge_key("hs:", guest)) <= 60
+    assert rdb.ttl(bridge_key("hs:", alice)) > 60
     assert client.get("/get/color").json["value"] == "'blue'"
 
     logged_in = app.test_client()
@@ -226,3 +230,22 @@ def test_bridge_answers_503_while_redis_is_down(make_login_app: AppFactory) -> N
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "5"
     assert "Set-Cookie" not in response.headers
+
+
+def test_sessions_from_another_redis(
+    rdb: redis.Redis, unix_redis_server: RedisServer, make_login_app: AppFactory
+) -> None:
+    source = unix_redis_server.client()
+    source.flushall()
+    try:
+        sid = old_session(flask_session_app(source), "/set/k/v")
+        app = new_app(make_login_app)
+        assert run(app).stdout.strip().endswith("Migrated 0, skipped 0, refused 0.")
+        result = run(app, "--from-url", unix_redis_server.url)
+        assert result.stdout.strip().endswith("Migrated 1, skipped 0, refused 0.")
+        client = app.test_client()
+        client.set_cookie("session", sid)
+        assert client.get("/get/k").json["value"] == "'v'"
+    finally:
+        source.flushall()
+        source.close()
