@@ -27,6 +27,7 @@ import hashlib
 import re
 import sys
 import typing as t
+import weakref
 
 import click
 import redis
@@ -291,28 +292,31 @@ class _Bridge:
     """WSGI middleware: serve a Flask-Session cookie as the session it was migrated to."""
 
     def __init__(self, app: Flask, wsgi_app: WSGIApplication) -> None:
-        self.app = app
+        # A weak reference: the app holds this middleware, and must still be
+        # freed when its last reference goes.
+        self._app = weakref.ref(app)
         self.wsgi_app = wsgi_app
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> t.Any:
         header = environ.get("HTTP_COOKIE")
-        if header:
+        app = self._app()
+        if header and app is not None:
             try:
-                environ = self._bridge(environ, header)
+                environ = self._bridge(app, environ, header)
             except STORE_ERRORS:
-                interface = t.cast(HybridSessionInterface, self.app.session_interface)
+                interface = t.cast(HybridSessionInterface, app.session_interface)
                 unavailable = ServiceUnavailable(retry_after=interface.settings.retry_after)
                 return unavailable(environ, start_response)
         return self.wsgi_app(environ, start_response)
 
-    def _bridge(self, environ: WSGIEnvironment, header: str) -> WSGIEnvironment:
-        interface = _interface(self.app)
-        name = interface.get_cookie_name(self.app)
+    def _bridge(self, app: Flask, environ: WSGIEnvironment, header: str) -> WSGIEnvironment:
+        interface = _interface(app)
+        name = interface.get_cookie_name(app)
         value = parse_cookie(header).get(name)
         found = LEGACY_COOKIE.fullmatch(value or "")
         if value is None or found is None or value.startswith("v1."):
             return environ
-        token = self._token(interface, found.group(1))
+        token = self._token(app, interface, found.group(1))
         if token is None:
             return environ
         # Both values are cookie-safe characters only: a plain replacement.
@@ -323,7 +327,7 @@ class _Bridge:
         )
         return {**environ, "HTTP_COOKIE": rewritten, ENVIRON_KEY: True}
 
-    def _token(self, interface: HybridSessionInterface, old_sid: str) -> str | None:
+    def _token(self, app: Flask, interface: HybridSessionInterface, old_sid: str) -> str | None:
         backend = t.cast("t.Any", interface.backend)
         name = bridge_key(interface.settings.key_prefix, old_sid)
         # The first use shortens the bridge to a grace period: the browser
@@ -335,7 +339,7 @@ class _Bridge:
         blob, _ = pipe.execute()
         if not blob:
             return None
-        ring: KeyRing = _context(self.app, interface).ring
+        ring: KeyRing = _context(app, interface).ring
         try:
             token, _ = ring.open("", _CONTEXT + name.encode(), blob)
         except DecryptError:

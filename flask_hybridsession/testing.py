@@ -7,9 +7,10 @@
 
     # test_account.py
     from flask_hybridsession.testing import decoded_session, login
+    from yourapp import create_app
 
-    def test_account_page(app, hybrid_redis):
-        app.config["HYBRID_SESSION_REDIS_URL"] = hybrid_redis.url  # before init_app
+    def test_account_page(hybrid_redis):
+        app = create_app({"TESTING": True, "HYBRID_SESSION_REDIS_URL": hybrid_redis.url})
         client = app.test_client()
         login(client, "alice")
         assert client.get("/account").status_code == 200
@@ -49,7 +50,6 @@ __all__ = [
     "EmbeddedRedis",
     "SessionKeys",
     "decoded_session",
-    "hybrid_redis",
     "interface",
     "login",
     "redis_keys",

@@ -249,3 +249,14 @@ def test_sessions_from_another_redis(
     finally:
         source.flushall()
         source.close()
+
+
+def test_the_bridge_keeps_no_app_alive_outside_the_app(make_login_app: AppFactory) -> None:
+    import gc
+    import weakref
+
+    app = new_app(make_login_app)
+    ref = weakref.ref(app)
+    del app
+    gc.collect()
+    assert ref() is None
