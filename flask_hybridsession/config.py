@@ -43,6 +43,8 @@ URL_SCHEMES: t.Final = (
 MIN_COOKIE_BYTES: t.Final = 256
 #: The longest timeout: ten years.
 MAX_SECONDS: t.Final = 10 * 365 * 24 * 3600
+#: The most verified tokens a process may remember (a few MB at most).
+MAX_TOKEN_CACHE: t.Final = 65536
 #: Secrets shorter than this are refused outside debug and testing.
 MIN_SECRET_BYTES: t.Final = 32
 
@@ -70,6 +72,7 @@ DEFAULTS: t.Final[dict[str, t.Any]] = {
     "HYBRID_SESSION_AUTO_PIN_LOGIN": False,
     "HYBRID_SESSION_WAIT_REPLICAS": 0,
     "HYBRID_SESSION_FAIL_OPEN_JWT": False,
+    "HYBRID_SESSION_TOKEN_CACHE": 1024,
 }
 
 
@@ -208,6 +211,7 @@ class Settings:
     auto_pin_login: bool = False
     wait_replicas: int = 0
     fail_open_jwt: bool = False
+    token_cache: int = 1024
 
     @property
     def needs_redis(self) -> bool:
@@ -460,6 +464,13 @@ def load_settings(app: Flask) -> Settings:
             "HYBRID_SESSION_FAIL_OPEN_JWT",
             f"applies to jwt mode only; HYBRID_SESSION_MODE is {mode!r}.",
         )
+    token_cache = config["HYBRID_SESSION_TOKEN_CACHE"]
+    if not _is_int(token_cache) or not 0 <= token_cache <= MAX_TOKEN_CACHE:
+        raise ConfigurationError(
+            "HYBRID_SESSION_TOKEN_CACHE",
+            f"is {token_cache!r}; use how many verified tokens each process remembers"
+            f" (0 to {MAX_TOKEN_CACHE}), 0 to verify every token in full.",
+        )
 
     return Settings(
         mode=mode,
@@ -484,4 +495,5 @@ def load_settings(app: Flask) -> Settings:
         auto_pin_login=pin_login,
         wait_replicas=wait_replicas,
         fail_open_jwt=fail_open,
+        token_cache=token_cache,
     )

@@ -86,6 +86,14 @@ class KeyRing:
     remember_keys: tuple[bytes, ...]
     #: Derives the server token that replaces a JWT (see ``stores.redis``).
     token_key: bytes
+    #: The encryption keys by kid, with their position (0 is current).
+    _by_kid: dict[bytes, tuple[int, RingKey]] = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        by_kid: dict[bytes, tuple[int, RingKey]] = {}
+        for position, ring_key in enumerate(self.encryption):
+            by_kid.setdefault(ring_key.kid, (position, ring_key))
+        object.__setattr__(self, "_by_kid", by_kid)
 
     def __repr__(self) -> str:
         kids = ", ".join(k.kid.hex() for k in self.encryption)
@@ -108,15 +116,8 @@ class KeyRing:
         """
         if len(blob) < OVERHEAD or blob[:1] != BLOB_VERSION:
             raise DecryptError("not a sealed blob")
-        kid = blob[1 : 1 + KID_BYTES]
-        found = next(
-            (
-                (position, ring_key)
-                for position, ring_key in enumerate(self.encryption)
-                if hmac.compare_digest(ring_key.kid, kid)
-            ),
-            None,
-        )
+        # The kid is public (it travels in the blob): a plain lookup is fine.
+        found = self._by_kid.get(blob[1 : 1 + KID_BYTES])
         if found is None:
             raise DecryptError("unknown key id")
         position, ring_key = found
@@ -178,7 +179,7 @@ class KeyRingCache:
 
 def field_name(salt: bytes, name: str) -> bytes:
     """The Redis field of session key ``name``: a keyed hash, so Redis shows no key names."""
-    return hmac.new(salt, name.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()[:16]
+    return hmac.digest(salt, name.encode("utf-8", "surrogatepass"), "sha256")[:16]
 
 
 def token_hash(token: str) -> bytes:

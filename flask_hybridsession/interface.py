@@ -38,6 +38,7 @@ from .stores.backend import STORE_ERRORS
 from .stores.base import Context
 from .stores.base import Issue
 from .tokens import TokenCodec
+from .tokens import VerifiedTokens
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -55,10 +56,13 @@ security_log = logging.getLogger("flask_hybridsession.security")
 
 #: The response header that carries a new credential to API clients.
 TOKEN_HEADER: t.Final = "X-Session-Token"  # noqa: S105 - a header name
+_TOKEN_ENVIRON: t.Final = "HTTP_X_SESSION_TOKEN"  # noqa: S105 - a header name
 #: Where :func:`refuse_when_unavailable` finds a Redis failure of ``open_session``.
 UNAVAILABLE: t.Final = "_hybrid_session_unavailable"
 #: No credential of ours is longer: checked before any parsing or Redis call.
 MAX_CREDENTIAL: t.Final = 4096
+#: What werkzeug's dump_cookie writes without quotes (every credential of ours).
+_UNQUOTED: t.Final = re.compile(r"[A-Za-z0-9._-]*")
 _BEARER: t.Final = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr](?:[ \t]+(.*))?", re.DOTALL)
 
 
@@ -89,7 +93,9 @@ class HybridSessionInterface(SessionInterface):
         #: Names the user keys in Redis.
         self.naming = NamingKey(settings.naming_key)
         self.server_store = server.ServerStore(backend)
-        self.jwt_store = cookie.JwtStore(TokenCodec(settings), backend, self.server_store)
+        self.jwt_store = cookie.JwtStore(
+            TokenCodec(settings), backend, self.server_store, VerifiedTokens(settings.token_cache)
+        )
         stores: dict[str, Store] = {
             "jwt": self.jwt_store,
             "server": self.server_store,
@@ -97,6 +103,14 @@ class HybridSessionInterface(SessionInterface):
         }
         #: The store new and changed sessions are saved to.
         self.store = stores[settings.mode]
+        #: Length of a Set-Cookie header without its value, by attributes.
+        self._cookie_rest: dict[tuple[t.Any, ...], int] = {}
+        #: What a response that read the session varies on.
+        self._vary_on = tuple(
+            name
+            for transport, name in (("cookie", "Cookie"), ("header", "Authorization"))
+            if transport in settings.transports
+        )
 
     # Per-request values, read as Flask reads them.
 
@@ -127,11 +141,7 @@ class HybridSessionInterface(SessionInterface):
         def size(value: str, expires: int | None) -> int:
             if transport == "header":
                 return len(value)
-            # max_size=0: measuring must not trigger werkzeug's size warning.
-            header = dump_cookie(
-                self.get_cookie_name(app), value, max_size=0, **self._attrs(app, expires)
-            )
-            return len(header)
+            return self.cookie_size(app, value, expires)
 
         return Context(
             settings=self.settings,
@@ -144,6 +154,26 @@ class HybridSessionInterface(SessionInterface):
             refresh_each_request=app.config["SESSION_REFRESH_EACH_REQUEST"],
             keep_generation_ms=max(absolute, login.remember_seconds(app)) * 1000,
         )
+
+    def cookie_size(self, app: Flask, value: str, expires: int | None) -> int:
+        """The length of the ``Set-Cookie`` value that would carry ``value``."""
+        name = self.get_cookie_name(app)
+        attrs = self._attrs(app, expires)
+        if not _UNQUOTED.fullmatch(value):
+            # max_size=0: measuring must not trigger werkzeug's size warning.
+            return len(dump_cookie(name, value, max_size=0, **attrs))
+        # A credential of ours is never quoted, so the header is the value
+        # plus a part that depends only on the attributes: measured once per
+        # set of attributes (an Expires date is always 29 characters).
+        key = (name, expires is None, *(v for k, v in attrs.items() if k != "expires"))
+        rest = self._cookie_rest.get(key)
+        if rest is None:
+            attrs["expires"] = None if expires is None else 0
+            rest = len(dump_cookie(name, "", max_size=0, **attrs))
+            if len(self._cookie_rest) >= 64:
+                self._cookie_rest.clear()
+            self._cookie_rest[key] = rest
+        return rest + len(value)
 
     def _attrs(self, app: Flask, expires: int | None) -> dict[str, t.Any]:
         return {
@@ -159,15 +189,18 @@ class HybridSessionInterface(SessionInterface):
     def _credential(self, app: Flask, request: Request, state: SessionState) -> str | None:
         transports = self.settings.transports
         if "header" in transports:
-            values = request.headers.getlist("Authorization")
-            bearers = [m for v in values if (m := _BEARER.fullmatch(v.strip()))]
-            if bearers:
-                state.transport = "header"
-                if len(values) > 1:
-                    return ""  # ambiguous: never pick one
-                token = (bearers[0].group(1) or "").strip()
-                return token
-            if request.headers.get(TOKEN_HEADER, "").strip().lower() == "new":
+            # Straight from the WSGI environ (one value per header name there;
+            # a server joins repeated headers with commas, which no bearer
+            # credential of ours contains): werkzeug's header view would walk
+            # the whole environ per lookup.
+            environ = request.environ
+            authorization = environ.get("HTTP_AUTHORIZATION")
+            if authorization is not None:
+                bearer = _BEARER.fullmatch(authorization.strip())
+                if bearer is not None:
+                    state.transport = "header"
+                    return (bearer.group(1) or "").strip()
+            if environ.get(_TOKEN_ENVIRON, "").strip().lower() == "new":
                 state.transport = "header"
                 return None
         if "cookie" not in transports:
@@ -236,14 +269,10 @@ class HybridSessionInterface(SessionInterface):
         :return: False when Redis could not be reached.
         """
         backend = self.backend
+        if backend is None or not hasattr(app, "login_manager"):
+            return True
         remember = request.cookies.get(login.remember_cookie_name(app))
-        if (
-            backend is None
-            or not remember
-            or not hasattr(app, "login_manager")
-            or "_user_id" in current
-            or current.get("_remember") == "clear"
-        ):
+        if not remember or "_user_id" in current or current.get("_remember") == "clear":
             return True
         ctx = self.context(app, secrets, "cookie")
         companion = login.read_companion(
@@ -271,10 +300,7 @@ class HybridSessionInterface(SessionInterface):
             return
         state = session._state
         if session.accessed:
-            if "cookie" in self.settings.transports:
-                response.vary.add("Cookie")
-            if "header" in self.settings.transports:
-                response.vary.add("Authorization")
+            _vary(response, self._vary_on)
         secrets = self._secrets(app)
         if secrets is None:
             return
@@ -290,7 +316,8 @@ class HybridSessionInterface(SessionInterface):
             return
         if issue is not None:
             self._emit(app, response, session, issue)
-        self._companion(app, response, session, ctx)
+        if hasattr(app, "login_manager"):
+            self._companion(app, response, session, ctx)
         self._signal(app, session, issue, sid_before, user_before)
 
     def _signal(
@@ -354,8 +381,11 @@ class HybridSessionInterface(SessionInterface):
                 response.cache_control.no_store = True
             return
         # A shared cache must never store and replay a session cookie.
-        response.cache_control.private = True
-        response.cache_control.no_store = True
+        if "Cache-Control" in response.headers:
+            response.cache_control.private = True
+            response.cache_control.no_store = True
+        else:
+            response.headers["Cache-Control"] = "private, no-store"
         name = self.get_cookie_name(app)
         if issue.value is None:
             attrs = self._attrs(app, None)
@@ -364,7 +394,7 @@ class HybridSessionInterface(SessionInterface):
         else:
             expires = issue.expires if session.permanent else None
             response.set_cookie(name, issue.value, **self._attrs(app, expires))
-        response.vary.add("Cookie")
+        _vary(response, ("Cookie",))
 
     def _unavailable(self, response: Response) -> None:
         # Flask calls save_session outside its error handlers: rewrite the
@@ -377,6 +407,18 @@ class HybridSessionInterface(SessionInterface):
         response.headers["Content-Type"] = "text/plain; charset=utf-8"
         response.headers["Cache-Control"] = "no-store"
         response.set_data(b"The session store is unavailable. Please retry shortly.\n")
+
+
+def _vary(response: Response, names: tuple[str, ...]) -> None:
+    """Add ``names`` to the response's ``Vary`` (werkzeug's header set is slow)."""
+    current = response.headers.get("Vary")
+    if not current:
+        response.headers["Vary"] = ", ".join(names)
+        return
+    present = {value.strip().lower() for value in current.split(",")}
+    missing = [name for name in names if name.lower() not in present]
+    if missing:
+        response.headers["Vary"] = ", ".join([current, *missing])
 
 
 def refuse_when_unavailable() -> None:

@@ -3,6 +3,13 @@
 Never pickle. The types that round-trip are Flask's: dict, list, str, int,
 float, bool, None, bytes, tuple, datetime, UUID and Markup, plus whatever an
 app registers with ``app.session_interface.serializer.register(...)``.
+
+The output is byte for byte Flask's. Two shortcuts make it cheaper: plain
+JSON values (str, int, float, bool, None, and dicts and lists of them) skip
+Flask's walk through every tag's check while no app tag is registered, and
+untagging runs as the JSON decoder's ``object_hook`` (Flask untags
+innermost first too) instead of a second walk over the decoded tree, and
+not at all for a text with no tagged object in it.
 """
 
 from __future__ import annotations
@@ -10,7 +17,11 @@ from __future__ import annotations
 import json
 import typing as t
 
+from flask.json.tag import JSONTag
 from flask.json.tag import TaggedJSONSerializer
+
+_PLAIN: t.Final = frozenset({str, int, float, bool, type(None)})
+_ENCODER: t.Final = json.JSONEncoder(separators=(",", ":"))
 
 
 class SessionSerializer(TaggedJSONSerializer):
@@ -20,11 +31,60 @@ class SessionSerializer(TaggedJSONSerializer):
     ASCII (``\\u`` escapes), so lone surrogates round-trip too.
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        #: No app tag registered: plain values may skip the tag checks.
+        self._plain_fast = True
+        self._decoder = json.JSONDecoder(object_hook=self.untag)
+
+    def register(
+        self, tag_class: type[JSONTag], force: bool = False, index: int | None = None
+    ) -> None:
+        # An app's tag may claim any value (a str, a dict...): from now on
+        # every value goes through every check, as in Flask.
+        super().register(tag_class, force, index)
+        self._plain_fast = False
+
+    def tag(self, value: t.Any) -> t.Any:
+        if not self._plain_fast:
+            return super().tag(value)
+        kind = type(value)
+        if kind in _PLAIN:
+            return value
+        if kind is dict:
+            if len(value) == 1 and next(iter(value)) in self.tags:
+                return super().tag(value)  # a dict that looks tagged: Flask escapes it
+            return {key: self.tag(item) for key, item in value.items()}
+        if kind is list:
+            return [self.tag(item) for item in value]
+        return super().tag(value)
+
+    def _is_plain(self, value: t.Any) -> bool:
+        """Whether tagging would leave ``value`` as it is (no copy is made to find out)."""
+        kind = type(value)
+        if kind in _PLAIN:
+            return True
+        if kind is dict:
+            if len(value) == 1 and next(iter(value)) in self.tags:
+                return False
+            return all(map(self._is_plain, value.values()))
+        if kind is list:
+            return all(map(self._is_plain, value))
+        return False
+
     def dumps(self, value: t.Any) -> str:
-        return json.dumps(self.tag(value), separators=(",", ":"))
+        if self._plain_fast and self._is_plain(value):
+            return _ENCODER.encode(value)
+        return _ENCODER.encode(self.tag(value))
 
     def loads(self, value: str | bytes) -> t.Any:
-        return self._untag_scan(json.loads(value))
+        text = value.decode("utf-8") if isinstance(value, bytes) else value
+        if self._plain_fast and '" ' not in text:
+            # Every key of Flask's tags starts with a space, and json.dumps
+            # writes a space as is: a text without a quote followed by a
+            # space holds no tagged object, so there is nothing to untag.
+            return json.loads(text)
+        return self._decoder.decode(text)
 
     def dump_bytes(self, value: t.Any) -> bytes:
         """Serialise ``value`` to ASCII bytes."""

@@ -10,9 +10,11 @@ checked with no leeway against the interface's clock, ``iat`` and ``nbf`` with
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import re
+import threading
 import typing as t
 
 import jwt
@@ -30,6 +32,10 @@ if t.TYPE_CHECKING:
 
 #: The ``typ`` header of every session token (RFC 8725 section 3.11, explicit typing).
 TOKEN_TYPE: t.Final = "hs+jwt"  # noqa: S105 - a media type
+#: The ``kind`` claim of every session token: no other kind of token (a
+#: reset link, a refresh token of another service...) opens a session, even
+#: one signed with the same key (RFC 8725 section 3.12).
+TOKEN_KIND: t.Final = "session"  # noqa: S105 - a claim value
 _REFUSED_HEADERS: t.Final = frozenset({"crit", "jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256"})
 _KID: t.Final = re.compile(r"[A-Za-z0-9_-]{1,16}")
 _B64: t.Final = re.compile(r"[A-Za-z0-9_-]+")
@@ -117,7 +123,7 @@ class TokenCodec:
                 _check_family(key, self.algorithm, "HYBRID_SESSION_JWT_PUBLIC_KEYS")
                 self._public_keys[_thumbprint(t.cast(PublicKey, key))] = t.cast(PublicKey, key)
         self._options: t.Any = {
-            "require": ["exp", "iat", "jti", "sid", "ct"]
+            "require": ["exp", "iat", "jti", "sid", "kind", "ct"]
             + (["iss"] if self.issuer else [])
             + (["aud"] if self.audience else []),
             # Time claims are checked below against the injectable clock,
@@ -190,10 +196,9 @@ class TokenCodec:
         exp, iat, nbf = claims["exp"], claims["iat"], claims.get("nbf", 0)
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in (exp, iat, nbf)):
             raise InvalidToken("time claims must be integers")
-        if now >= exp:
-            raise InvalidToken("expired")
-        if iat > now + self.leeway or nbf > now + self.leeway:
-            raise InvalidToken("not valid yet")
+        self.check_times(claims, now)
+        if claims["kind"] != TOKEN_KIND:
+            raise InvalidToken("not a session token")
         sid, jti, ct = claims["sid"], claims["jti"], claims["ct"]
         if not (isinstance(sid, str) and _SID.fullmatch(sid)):
             raise InvalidToken("bad sid")
@@ -202,3 +207,61 @@ class TokenCodec:
         if not isinstance(ct, str):
             raise InvalidToken("bad ct")
         return claims, current
+
+    def check_times(self, claims: t.Mapping[str, t.Any], now: float) -> None:
+        """``exp`` with no leeway, ``iat`` and ``nbf`` with the configured leeway.
+
+        :raises InvalidToken: the token is expired or not valid yet.
+        """
+        if now >= claims["exp"]:
+            raise InvalidToken("expired")
+        leeway = self.leeway
+        if claims["iat"] > now + leeway or claims.get("nbf", 0) > now + leeway:
+            raise InvalidToken("not valid yet")
+
+
+@dataclasses.dataclass(frozen=True, slots=True, repr=False)
+class Verified:
+    """What a verified token opened to, kept to skip verifying the same token again."""
+
+    #: The key ring it was verified with (a new secret makes a new ring: a miss).
+    ring: KeyRing
+    #: Its claims, checked; never changed after.
+    claims: t.Mapping[str, t.Any]
+    #: Its decrypted payload.
+    plaintext: bytes
+    #: Signed and sealed under the current keys (False: due for a re-issue).
+    current: bool
+
+
+class VerifiedTokens:
+    """The last ``size`` tokens this process verified or issued, by their exact text.
+
+    A token that is byte for byte one PyJWT verified (or this process signed)
+    verifies the same way again, so a hit skips the signature check, the
+    claim parsing and the decryption; its times are checked again on every
+    hit, and revocation is checked in Redis as for any token. Oldest out
+    first; ``size`` 0 turns it off. Bounded: ``size`` entries of at most a
+    4 KB token and its payload each.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: dict[str, Verified] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> Verified | None:
+        return self._entries.get(token)
+
+    def put(self, token: str, entry: Verified) -> None:
+        if not self.size:
+            return
+        with self._lock:
+            entries = self._entries
+            if token not in entries and len(entries) >= self.size:
+                del entries[next(iter(entries))]
+            entries[token] = entry
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()

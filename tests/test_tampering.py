@@ -488,6 +488,10 @@ BAD_CLAIMS: t.Final = [
     pytest.param(lambda m: m.resign(claims=without(m.claims, "iat")), id="iat-missing"),
     pytest.param(lambda m: m.resign(claims=without(m.claims, "sid")), id="sid-missing"),
     pytest.param(lambda m: m.resign(claims=without(m.claims, "ct")), id="ct-missing"),
+    # Another kind of token signed with the same key is not a session (HS-31).
+    pytest.param(lambda m: m.resign(claims=without(m.claims, "kind")), id="kind-missing"),
+    pytest.param(lambda m: m.resign(claims=m.claim(kind="refresh")), id="kind-refresh"),
+    pytest.param(lambda m: m.resign(claims=m.claim(kind=["session"])), id="kind-list"),
     # Time claims are integers, exp has no leeway, iat and nbf 30 s.
     pytest.param(lambda m: m.resign(claims=m.claim(exp=str(m.claims["exp"]))), id="exp-string"),
     pytest.param(lambda m: m.resign(claims=m.claim(exp=m.claims["exp"] + 0.5)), id="exp-float"),

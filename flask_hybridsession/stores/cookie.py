@@ -1,9 +1,10 @@
 """``jwt`` mode: the whole session travels in a signed JWT with an encrypted payload.
 
 Claims: ``sid`` (stable for the session's life), ``jti`` (fresh per token),
-``iat``, ``exp``, ``ct`` (the sealed session) and ``iss``/``aud`` when
-configured. ``ct`` is AES-256-GCM under the session's subkey, with the
-``jti`` in the associated data, so it opens only inside its own token.
+``iat``, ``exp``, ``kind`` (always ``"session"``), ``ct`` (the sealed
+session) and ``iss``/``aud`` when configured. ``ct`` is AES-256-GCM under
+the session's subkey, with the ``jti`` in the associated data, so it opens
+only inside its own token.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ from ..revocation import meta_of
 from ..session import HybridSessionData
 from ..session import SessionState
 from ..session import new_sid
+from ..tokens import TOKEN_KIND
 from ..tokens import TokenCodec
+from ..tokens import Verified
+from ..tokens import VerifiedTokens
 from ..tokens import b64decode
 from ..tokens import b64encode
 from .backend import REVOKED
@@ -41,24 +45,40 @@ class JwtStore:
     """Keeps sessions in the token; Redis (when configured) holds only revocations."""
 
     def __init__(
-        self, codec: TokenCodec, backend: RedisBackend | None, server: ServerStore
+        self,
+        codec: TokenCodec,
+        backend: RedisBackend | None,
+        server: ServerStore,
+        verified: VerifiedTokens,
     ) -> None:
         self.codec = codec
         self.backend = backend
+        #: Tokens verified or issued lately: a hit skips PyJWT and AES-GCM.
+        self.verified = verified
         #: Opens sessions that moved to Redis after this token was issued.
         self.server = server
 
     def load(self, ctx: Context, state: SessionState, credential: str) -> dict[str, t.Any] | None:
-        claims, current_key = self.codec.decode(ctx.ring, credential, ctx.now)
-        sid, jti = claims["sid"], claims["jti"]
-        plaintext, current_ring = ctx.ring.open(
-            sid, b"jwt|" + jti.encode(), b64decode(claims["ct"])
-        )
-        envelope = ctx.serializer.loads(plaintext)
+        verified = self.verified.get(credential)
+        remembered = verified is not None and verified.ring is ctx.ring
+        if verified is not None and remembered:
+            claims = verified.claims
+            self.codec.check_times(claims, ctx.now)
+            sid, jti = claims["sid"], claims["jti"]
+        else:
+            claims, current_key = self.codec.decode(ctx.ring, credential, ctx.now)
+            sid, jti = claims["sid"], claims["jti"]
+            plaintext, current_ring = ctx.ring.open(
+                sid, b"jwt|" + jti.encode(), b64decode(claims["ct"])
+            )
+            verified = Verified(ctx.ring, claims, plaintext, current_key and current_ring)
+        envelope = ctx.serializer.loads(verified.plaintext)
         data = envelope["d"]
         if not isinstance(data, dict):
             raise ValueError("bad envelope")
         apply_meta(state, envelope)
+        if not remembered:
+            self.verified.put(credential, verified)
         state.credential_kind = "jwt"
         state.jti = jti
         state.issued_at, state.expires_at = claims["iat"], claims["exp"]
@@ -68,9 +88,7 @@ class JwtStore:
             # the sid's mark, and the user's generation (log out everywhere).
             # If the session has moved to Redis since this token was issued,
             # the token opens the moved session, never its own stale copy.
-            ops = [backend.read(sid, None, ctx.now_ms, ctx.idle_ms)]
-            if state.user_tag is not None:
-                ops.append(backend.user_check(state.user_tag, sid, ctx.now_ms, state.user_gen))
+            ops = backend.jwt_checks(sid, state.user_tag, ctx.now_ms, ctx.idle_ms, state.user_gen)
             try:
                 replies = backend.run(ops)
             except STORE_ERRORS:
@@ -88,7 +106,7 @@ class JwtStore:
                 return self.server.fill(ctx, state, sid, replies[0])
         state.sid = sid
         state.origin = "jwt"
-        state.rekey = not (current_key and current_ring)
+        state.rekey = not verified.current
         return data
 
     def save(self, ctx: Context, session: HybridSessionData) -> Issue | None:
@@ -131,7 +149,8 @@ class JwtStore:
             # The token carries the generation the index op returns: size it
             # with a generation as long as any, and encode again after.
             state.user_gen = 10**15
-        token, expires = self.encode(ctx, session.sid, state, data)
+        token, verified = self._mint(ctx, session.sid, state, data)
+        expires = verified.claims["exp"]
         size = ctx.cookie_size(token, expires)
         if size > ctx.settings.max_cookie_bytes:
             if moved and not (session.modified or state.rotate):
@@ -147,7 +166,9 @@ class JwtStore:
         replies = backend.run(ops) if ops and backend is not None else []
         if indexing:
             state.user_gen = int(replies[generation_at])
-            token, expires = self.encode(ctx, session.sid, state, data)
+            token, verified = self._mint(ctx, session.sid, state, data)
+        # The client brings this token back next: it opens without PyJWT.
+        self.verified.put(token, verified)
         return Issue(token, expires)
 
     def measure(self, ctx: Context, session: HybridSessionData) -> int:
@@ -165,15 +186,22 @@ class JwtStore:
         self, ctx: Context, sid: str, state: SessionState, data: dict[str, t.Any]
     ) -> tuple[str, int]:
         """A new token for the session: same sid, fresh ``jti``, ``exp`` from the timeouts."""
+        token, verified = self._mint(ctx, sid, state, data)
+        return token, verified.claims["exp"]
+
+    def _mint(
+        self, ctx: Context, sid: str, state: SessionState, data: dict[str, t.Any]
+    ) -> tuple[str, Verified]:
         jti = new_sid()
         plaintext = ctx.serializer.dump_bytes({**meta_of(state), "d": data})
         sealed = ctx.ring.seal(sid, b"jwt|" + jti.encode(), plaintext)
-        expires = ctx.expiry(state.created)
         claims = {
             "sid": sid,
             "jti": jti,
             "iat": int(ctx.now),
-            "exp": expires,
+            "exp": ctx.expiry(state.created),
+            "kind": TOKEN_KIND,
             "ct": b64encode(sealed),
         }
-        return self.codec.encode(ctx.ring, claims), expires
+        token = self.codec.encode(ctx.ring, claims)
+        return token, Verified(ctx.ring, claims, plaintext, True)

@@ -23,22 +23,19 @@ class Script:
     writes: bool = True
     #: The Python types its reply may have.
     reply: tuple[type, ...] = (int,)
+    #: Its SHA-1, the name ``EVALSHA`` calls it by (computed once).
+    sha: str = dataclasses.field(init=False)
 
-    @property
-    def sha(self) -> str:
-        return hashlib.sha1(self.source.encode(), usedforsecurity=False).hexdigest()
+    def __post_init__(self) -> None:
+        digest = hashlib.sha1(self.source.encode(), usedforsecurity=False).hexdigest()
+        object.__setattr__(self, "sha", digest)
 
 
-#: KEYS: session hash, revocation mark, user mark.
-#: ARGV: token hash ('' when a signed JWT vouches for the sid), now, idle (0 = none).
-#: Returns -1 revoked, 0 no live session (missing, wrong token, expired,
-#: wrong type), or the hash as a flat list of field, value.
-READ: t.Final = Script(
-    "read",
-    writes=False,
-    reply=(int, list),
-    source="""
+# READ's two halves: the sid's revocation mark, then the hash itself.
+_READ_MARK: t.Final = """
 if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+"""
+_READ_HASH: t.Final = """
 local h = redis.pcall('HGETALL', KEYS[1])
 if type(h) ~= 'table' or h.err or #h == 0 then return 0 end
 local token, deadline, last
@@ -62,8 +59,13 @@ elseif last and now >= last + 60000 and redis.call('EXISTS', KEYS[3]) == 1 then
   redis.call('HSET', KEYS[1], 'l', ARGV[2])
 end
 return h
-""",
-)
+"""
+
+#: KEYS: session hash, revocation mark, user mark.
+#: ARGV: token hash ('' when a signed JWT vouches for the sid), now, idle (0 = none).
+#: Returns -1 revoked, 0 no live session (missing, wrong token, expired,
+#: wrong type), or the hash as a flat list of field, value.
+READ: t.Final = Script("read", writes=False, reply=(int, list), source=_READ_MARK + _READ_HASH)
 
 #: KEYS: session hash, revocation mark.
 #: ARGV: expected token hash ('' creates a new session), new token hash
@@ -188,6 +190,28 @@ return 0
 """,
 )
 
+#: READ and USER_CHECK of a logged-in jwt in one script, where one script
+#: may touch both the sid's keys and the user's (one server, Sentinel; a
+#: cluster keeps them in two slots and runs the two scripts side by side).
+#: KEYS: READ's three, then USER_CHECK's two. ARGV: READ's three, then the
+#: sid and the token's generation. Returns as READ; -1 also when a
+#: revoke_user came after the token's login.
+READ_USER: t.Final = Script(
+    "read_user",
+    writes=False,
+    reply=(int, list),
+    source=_READ_MARK
+    + """
+if (tonumber(redis.call('GET', KEYS[5])) or 0) > tonumber(ARGV[5]) then return -1 end
+local seen_field = ARGV[4] .. ':ls'
+local seen = tonumber(redis.call('HGET', KEYS[4], seen_field))
+if seen and tonumber(ARGV[2]) >= seen + 60000 then
+  redis.call('HSET', KEYS[4], seen_field, ARGV[2])
+end
+"""
+    + _READ_HASH,
+)
+
 #: KEYS: user mark of a sid. ARGV: user tag, TTL in ms.
 SET_MARK: t.Final = Script(
     "set_mark",
@@ -245,6 +269,7 @@ return redis.call('GET', KEYS[1])
 
 ALL: t.Final = (
     READ,
+    READ_USER,
     WRITE,
     END,
     DROP,

@@ -1,0 +1,282 @@
+"""The shortcuts of the hot path give exactly what the long way gives.
+
+- the serializer writes Flask's tagged JSON byte for byte and reads it back
+  the same, with and without an app's own tag;
+- the verified-token cache never lets a token through that the full check
+  would refuse: expiry, revocation, a retired key, a changed secret;
+- the cookie size is measured exactly, as werkzeug would write the header;
+- a logged-in jwt's revocation checks are one script on one server.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+import typing as t
+import uuid
+
+import pytest
+import redis
+from flask import Flask
+from flask.json.tag import JSONTag
+from flask.json.tag import TaggedJSONSerializer
+from hypothesis import assume
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+from markupsafe import Markup
+from werkzeug.http import dump_cookie
+
+from flask_hybridsession import ConfigurationError
+from flask_hybridsession.interface import HybridSessionInterface
+from flask_hybridsession.serialization import SessionSerializer
+
+from .conftest import SECRET
+from .conftest import AppFactory
+from .conftest import RedisServer
+from .conftest import TripCounter
+from .conftest import build_app
+from .conftest import build_login_app
+from .conftest import counting_client
+
+# Serializer.
+
+_TAG_KEYS = st.sampled_from([" t", " b", " m", " u", " d", " di", " x", "t", "a b"])
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text()
+    | st.binary(max_size=8)
+    | st.uuids()
+    | st.datetimes(timezones=st.just(datetime.UTC)).map(lambda d: d.replace(microsecond=0))
+    | st.text(max_size=5).map(Markup)
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.lists(inner, max_size=3).map(tuple)
+        | st.dictionaries(st.text(max_size=4) | _TAG_KEYS, inner, max_size=4)
+        | st.builds(lambda k, v: {k: v}, _TAG_KEYS, inner)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_VALUES)
+def test_serializer_writes_and_reads_as_flask_does(value: t.Any) -> None:
+    ours, flask = SessionSerializer(), TaggedJSONSerializer()
+    text = ours.dumps(value)
+    assert text == flask.dumps(value)
+    assert ours.loads(text) == flask.loads(text)
+    assert ours.loads(text.encode()) == flask.loads(text)
+
+
+def test_serializer_round_trips_the_drop_in_types() -> None:
+    serializer = SessionSerializer()
+    value = {
+        "t": (1, (2, b"\x00")),
+        "m": Markup("<b>x</b>"),
+        "u": uuid.UUID(int=7),
+        "d": datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC),
+        "looks tagged": {" t": [1]},
+        "space": " t",
+    }
+    back = serializer.loads(serializer.dump_bytes(value))
+    assert back == value
+    assert type(back["t"]) is tuple and type(back["m"]) is Markup
+
+
+class _Upper(JSONTag):
+    """An app tag that claims every str (registered first): the shortcut must step aside."""
+
+    key = " up"
+
+    def check(self, value: t.Any) -> bool:
+        return isinstance(value, str)
+
+    def to_json(self, value: t.Any) -> t.Any:
+        return value.upper()
+
+    def to_python(self, value: t.Any) -> t.Any:
+        return value.lower()
+
+
+def test_an_app_tag_sees_every_value() -> None:
+    ours, flask = SessionSerializer(), TaggedJSONSerializer()
+    for serializer in (ours, flask):
+        serializer.register(_Upper, index=0)
+    value = {"cart": ["abc", {"x": "y"}]}
+    assert ours.dumps(value) == flask.dumps(value)
+    assert '" up"' in ours.dumps(value)
+    assert ours.loads(ours.dumps(value)) == value
+
+
+# The verified-token cache.
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _interface(app: Flask) -> HybridSessionInterface:
+    return t.cast(HybridSessionInterface, app.session_interface)
+
+
+@pytest.mark.parametrize("size", [-1, 1.5, True, "8", 65537])
+def test_token_cache_size_is_checked(size: object) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        build_app("jwt", HYBRID_SESSION_REVOCATION=False, HYBRID_SESSION_TOKEN_CACHE=size)
+    assert info.value.key == "HYBRID_SESSION_TOKEN_CACHE"
+
+
+def test_an_issued_token_is_remembered_and_opens(make_app: AppFactory) -> None:
+    app = make_app("jwt")
+    client = app.test_client()
+    client.post("/set/k/v")
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    assert _interface(app).jwt_store.verified.get(cookie.value) is not None
+    assert client.get("/get/k").json["value"] == "'v'"
+
+
+def test_cache_off_remembers_nothing(make_app: AppFactory) -> None:
+    app = make_app("jwt", HYBRID_SESSION_TOKEN_CACHE=0)
+    client = app.test_client()
+    client.post("/set/k/v")
+    assert client.get("/get/k").json["value"] == "'v'"
+    assert not _interface(app).jwt_store.verified._entries
+
+
+def test_cache_is_bounded_oldest_out(make_app: AppFactory) -> None:
+    app = make_app("jwt", HYBRID_SESSION_TOKEN_CACHE=3)
+    client = app.test_client()
+    tokens = []
+    for n in range(5):
+        client.post(f"/set/k/{n}")
+        cookie = client.get_cookie("session")
+        assert cookie is not None
+        tokens.append(cookie.value)
+    cache = _interface(app).jwt_store.verified
+    assert list(cache._entries) == tokens[-3:]
+    # An evicted token still opens: the cache only spares work.
+    other = app.test_client()
+    other.set_cookie("session", tokens[0])
+    assert other.get("/get/k").json["value"] == "'0'"
+
+
+def test_a_remembered_token_still_expires_on_time(make_app: AppFactory) -> None:
+    app = make_app("jwt", HYBRID_SESSION_IDLE_TIMEOUT=60)
+    clock = Clock()
+    _interface(app).clock = clock
+    client = app.test_client()
+    client.post("/set/k/v")
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    entry = _interface(app).jwt_store.verified.get(cookie.value)
+    assert entry is not None
+    expires = entry.claims["exp"]
+    # A client that keeps sending this very token (no cookie jar).
+    stale = app.test_client(use_cookies=False)
+    headers = {"Cookie": f"session={cookie.value}"}
+    clock.now = expires - 0.5
+    assert stale.get("/get/k", headers=headers).json["value"] == "'v'"
+    clock.now = expires
+    assert stale.get("/get/k", headers=headers).json["new"] is True
+
+
+def test_a_remembered_token_is_still_checked_for_revocation(make_app: AppFactory) -> None:
+    app = make_app("jwt")
+    client = app.test_client()
+    client.post("/set/k/v")
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    sid = client.get("/get/k").json["sid"]
+    with app.app_context():
+        # False: Redis never held this guest's session; the mark is written anyway.
+        app.extensions["hybrid_session"].revoke(sid)
+    assert _interface(app).jwt_store.verified.get(cookie.value) is not None
+    replay = app.test_client()
+    replay.set_cookie("session", cookie.value)
+    assert replay.get("/get/k").json["new"] is True
+
+
+def test_a_remembered_token_dies_with_its_secret(make_app: AppFactory) -> None:
+    app = make_app("jwt", HYBRID_SESSION_REVOCATION=False)
+    client = app.test_client()
+    client.post("/set/k/v")
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    assert _interface(app).jwt_store.verified.get(cookie.value) is not None
+    # Rotated with the old secret kept as a fallback: still valid...
+    app.config.update(SECRET_KEY=SECRET + "-new", SECRET_KEY_FALLBACKS=[SECRET])
+    replay = app.test_client()
+    replay.set_cookie("session", cookie.value)
+    assert replay.get("/get/k").json["value"] == "'v'"
+    # ...and once the old secret is dropped, refused though it was remembered.
+    app.config.update(SECRET_KEY_FALLBACKS=[])
+    replay = app.test_client()
+    replay.set_cookie("session", cookie.value)
+    assert replay.get("/get/k").json["new"] is True
+
+
+# Cookie size.
+
+_ATTRS = st.fixed_dictionaries(
+    {
+        "SESSION_COOKIE_NAME": st.sampled_from(["session", "s", "__Secure-session"]),
+        "SESSION_COOKIE_DOMAIN": st.none() | st.sampled_from(["example.org", "a.b.example"]),
+        "SESSION_COOKIE_PATH": st.sampled_from(["/", "/app", "/a/b/"]),
+        "SESSION_COOKIE_SECURE": st.booleans(),
+        "SESSION_COOKIE_HTTPONLY": st.booleans(),
+        "SESSION_COOKIE_SAMESITE": st.sampled_from([None, "Lax", "Strict", "None"]),
+        "SESSION_COOKIE_PARTITIONED": st.booleans(),
+    }
+)
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    config=_ATTRS,
+    value=st.text(alphabet="AZaz09_-.", max_size=900) | st.text(max_size=20),
+    expires=st.none() | st.integers(min_value=0, max_value=2**31),
+)
+def test_cookie_size_is_the_header_werkzeug_writes(
+    config: dict[str, t.Any], value: str, expires: int | None
+) -> None:
+    try:
+        app = build_app("jwt", HYBRID_SESSION_REVOCATION=False, **config)
+    except ConfigurationError:
+        assume(False)  # a combination browsers refuse (__Host- without Secure...)
+    interface = _interface(app)
+    attrs = interface._attrs(app, expires)
+    exact = dump_cookie(interface.get_cookie_name(app), value, max_size=0, **attrs)
+    assert interface.cookie_size(app, value, expires) == len(exact)
+
+
+# One script for a logged-in jwt's checks.
+
+
+def test_logged_in_jwt_read_is_one_script(redis_server: RedisServer, rdb: redis.Redis) -> None:
+    counter = TripCounter()
+    app = build_login_app("jwt", HYBRID_SESSION_REDIS=counting_client(redis_server, counter))
+    client = app.test_client()
+    assert client.post("/login/alice").status_code == 200
+    assert client.get("/me").status_code == 200  # scripts loaded, connection open
+    stats = redis_server.client()
+    before = int(stats.info("commandstats")["cmdstat_evalsha"]["calls"])
+    trips = counter.trips
+    assert client.get("/me").get_data(as_text=True) == "alice"
+    assert counter.trips - trips == 1
+    assert int(stats.info("commandstats")["cmdstat_evalsha"]["calls"]) - before == 1
+    # And the one script still sees "log out everywhere".
+    with app.test_request_context():
+        assert app.extensions["hybrid_session"].revoke_user("alice") >= 1
+    assert client.get("/me").status_code == 401
