@@ -176,11 +176,13 @@ DESCRIPTIONS: t.Final[dict[str, str]] = {
         " revocation check, with a warning on the `flask_hybridsession.security` logger every"
         " time. Logins and logouts still answer 503."
     ),
-    # Written ahead of the token cache, which brings the key into DEFAULTS.
     "HYBRID_SESSION_TOKEN_CACHE": (
-        "How many verified jwt tokens each process remembers, so a token seen again skips"
-        " its signature check and decryption (the revocation check still runs). `0` turns"
-        " the cache off."
+        "0 to 65536. How many verified jwt tokens each process remembers, by their exact"
+        " text, tokens it issued included. A remembered token skips its signature check and"
+        " decryption when it comes back; its `exp`, `iat` and `nbf` and its revocation are"
+        " still checked on every request. A new `SECRET_KEY` or fallback list forgets them"
+        " all. At most one 4 KB token and its payload per entry; `0` verifies every token in"
+        " full."
     ),
 }
 
