@@ -8,8 +8,9 @@ PYTHON ?= $(shell for p in python3.12 python3.11 python3; do \
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: demo test lint format bench bench-smoke clean
+.PHONY: demo test lint format bench bench-smoke docs dist clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or 3.12 is needed"; exit 1; }
@@ -18,6 +19,11 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml setup.py | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,login,embedded]'
+	touch $@
+
+# Sphinx, furo and myst-parser come with the docs extra, on first use of `make docs`.
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,login,embedded,docs]'
 	touch $@
 
 demo: $(STAMP)
@@ -48,9 +54,19 @@ bench-smoke: $(STAMP)
 	$(BIN)/python -m benchmarks.http_load --smoke --out benchmarks/results/smoke
 	$(BIN)/python -m benchmarks.scaling --smoke --out benchmarks/results/smoke
 
+# Warnings are errors; --keep-going reports all of them at once.
+docs: $(DOCS_STAMP)
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+
+# The sdist and the wheel in dist/, checked as PyPI would render them.
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build
+	$(BIN)/twine check --strict dist/*
+
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis docs/_build

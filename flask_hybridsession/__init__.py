@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version
-
 from .errors import ConfigurationError as ConfigurationError
 from .errors import HybridSessionError as HybridSessionError
 from .errors import SessionTooLarge as SessionTooLarge
 from .errors import StoreUnavailable as StoreUnavailable
 from .extension import HybridSession as HybridSession
 
-try:
-    __version__ = version("flask-hybridsession")
-except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-    __version__ = "0.0.0"
+#: The package's version, the one place it is written: pyproject.toml reads it
+#: from here (``[tool.setuptools.dynamic]``).
+__version__ = "0.1.0.dev0"
 
 __all__ = [
     "ConfigurationError",

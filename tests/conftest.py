@@ -23,6 +23,9 @@ from flask import session
 from flask_hybridsession import HybridSession
 from flask_hybridsession.session import HybridSessionData
 
+# The fixtures we ship for users' tests (hybrid_redis), tested here too.
+pytest_plugins = ["flask_hybridsession.testing"]
+
 MODES = ["jwt", "server", "auto"]
 SECRET = "test-secret-0123456789abcdef0123456789abcdef"
 

@@ -1,0 +1,123 @@
+"""Directives generated from the code, so the docs cannot drift from it.
+
+- ``hybrid-config``: the table of every ``HYBRID_SESSION_*`` key, its default
+  and its description, from :data:`flask_hybridsession.config.DEFAULTS` and
+  :data:`~flask_hybridsession.config.DESCRIPTIONS`.
+- ``hybrid-cli``: the ``--help`` of every ``flask hybrid-session`` command.
+- ``benchmarks-figure``: the chart ``make bench`` draws, once
+  ``docs/images/benchmarks.png`` exists; a note until then.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import re
+import typing as t
+
+from docutils import nodes
+from docutils.parsers.rst import Directive
+
+from flask_hybridsession.config import DEFAULTS
+from flask_hybridsession.config import DESCRIPTIONS
+
+if t.TYPE_CHECKING:
+    from sphinx.application import Sphinx
+
+_CODE = re.compile(r"`([^`]+)`")
+
+
+def format_default(value: object) -> str:
+    """A default as a Python literal, with double quotes as the docs write them."""
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, tuple):
+        return "(" + ", ".join(format_default(v) for v in value) + ")"
+    return repr(value)
+
+
+def inline(text: str) -> list[nodes.Node]:
+    """Plain text with `backticked` code, the one markup DESCRIPTIONS uses."""
+    parts: list[nodes.Node] = []
+    for i, piece in enumerate(_CODE.split(text)):
+        if piece:
+            parts.append(nodes.literal(piece, piece) if i % 2 else nodes.Text(piece))
+    return parts
+
+
+def _row(*cells: list[nodes.Node]) -> nodes.row:
+    row = nodes.row()
+    for content in cells:
+        entry = nodes.entry()
+        entry += nodes.paragraph("", "", *content)
+        row += entry
+    return row
+
+
+class ConfigTable(Directive):
+    """``hybrid-config``: key, default and description of every setting."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        table = nodes.table(classes=["hybrid-config"])
+        group = nodes.tgroup(cols=3)
+        table += group
+        for width in (30, 15, 55):
+            group += nodes.colspec(colwidth=width)
+        head = nodes.thead()
+        head += _row([nodes.Text("key")], [nodes.Text("default")], [nodes.Text("meaning")])
+        group += head
+        body = nodes.tbody()
+        for key, default in DEFAULTS.items():
+            text = format_default(default)
+            body += _row(
+                [nodes.literal(key, key, ids=[nodes.make_id(key)])],
+                [nodes.literal(text, text)],
+                inline(DESCRIPTIONS[key]),
+            )
+        group += body
+        return [table]
+
+
+class CliHelp(Directive):
+    """``hybrid-cli``: each command's ``--help``, as click prints it."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        import click
+
+        from flask_hybridsession.cli import cli
+
+        found: list[nodes.Node] = []
+        for name, command in sorted(cli.commands.items()):
+            title = f"flask hybrid-session {name}"
+            context = click.Context(command, info_name=title, terminal_width=100)
+            found.append(nodes.rubric("", "", nodes.literal(title, title), ids=[f"cli-{name}"]))
+            text = command.get_help(context)
+            found.append(nodes.literal_block(text, text, language="text"))
+        return found
+
+
+class BenchmarksFigure(Directive):
+    """``benchmarks-figure``: the chart of ``make bench``, or a note until it exists."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        source = pathlib.Path(self.state.document.current_source or ".").parent
+        image = source / "images" / "benchmarks.png"
+        if image.exists():
+            figure = nodes.figure()
+            figure += nodes.image(uri="images/benchmarks.png", alt="Median time per request")
+            figure += nodes.caption("", "Median time per request, by variant (make bench).")
+            return [figure]
+        note = "The figures come from `make bench`; its chart will be shown here."
+        return [nodes.paragraph("", "", *inline(note))]
+
+
+def setup(app: Sphinx) -> dict[str, t.Any]:
+    app.add_directive("hybrid-config", ConfigTable)
+    app.add_directive("hybrid-cli", CliHelp)
+    app.add_directive("benchmarks-figure", BenchmarksFigure)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
