@@ -128,6 +128,13 @@ def security_app(mode: str, **config: t.Any) -> Flask:
     def revoke(sid: str) -> str:
         return str(app.extensions["hybrid_session"].revoke(sid))
 
+    @app.route("/whoami", methods=["GET", "POST"])
+    def whoami() -> str:
+        import flask_login
+
+        user = flask_login.current_user
+        return "anonymous" if user.is_anonymous else str(user.get_id())
+
     @app.get("/echo-session")
     def echo_session() -> Json:
         return {"items": {k: repr(v) for k, v in session.items()}, "args": dict(request.args)}
