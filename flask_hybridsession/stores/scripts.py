@@ -173,14 +173,19 @@ return tonumber(gen) or 0
 #: KEYS: index, generation. ARGV: sid, now, token's generation.
 #: The per-request user check of a jwt: returns 1 when a revoke_user came
 #: after the token's login, else 0; touches last seen at most once a minute.
+#: A generation that is not a number (a key of another type, garbage) counts
+#: as a revocation: the token opens nothing, and the request is no 503.
 USER_CHECK: t.Final = Script(
     "user_check",
     writes=False,
     source="""
-local gen = tonumber(redis.call('GET', KEYS[2])) or 0
+local raw = redis.pcall('GET', KEYS[2])
+if type(raw) == 'table' or (raw and not tonumber(raw)) then return 1 end
+local gen = tonumber(raw) or 0
 if gen > tonumber(ARGV[3]) then return 1 end
 local field = ARGV[1] .. ':ls'
-local seen = tonumber(redis.call('HGET', KEYS[1], field))
+local stored = redis.pcall('HGET', KEYS[1], field)
+local seen = type(stored) == 'string' and tonumber(stored)
 if seen and tonumber(ARGV[2]) >= seen + 60000 then
   redis.call('HSET', KEYS[1], field, ARGV[2])
 end
