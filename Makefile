@@ -9,7 +9,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench fuzz clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or 3.12 is needed"; exit 1; }
@@ -38,6 +38,16 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.round_trips
 	$(BIN)/python -m benchmarks.auto_share
 	$(BIN)/python -m benchmarks.peers $(BENCH_ARGS)
+
+# The long fuzz run of tests/security/test_fuzz.py: FUZZ_EXAMPLES cases per fuzz
+# test and mode, each test stopped after FUZZ_SECONDS (its remaining cases
+# return at once), the whole run killed after a hard timeout on top.
+FUZZ_EXAMPLES ?= 20000
+FUZZ_SECONDS ?= 120
+fuzz: $(STAMP)
+	HYBRID_SESSION_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) HYBRID_SESSION_FUZZ_SECONDS=$(FUZZ_SECONDS) \
+	timeout --kill-after=30 $$(( $(FUZZ_SECONDS) * 15 + 300 )) \
+	$(BIN)/python -m pytest tests/security/test_fuzz.py -p no:cacheprovider -q
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -55,6 +55,16 @@ def fuzz_examples(default: int) -> int:
     return int(configured) if configured else default
 
 
+def fuzz_seconds() -> float | None:
+    """Time budget of one fuzz test (HYBRID_SESSION_FUZZ_SECONDS); None: no budget.
+
+    Past it, the remaining cases return at once (uncounted), so a long run ends
+    on time without hiding a failure found before.
+    """
+    configured = os.environ.get("HYBRID_SESSION_FUZZ_SECONDS")
+    return float(configured) if configured else None
+
+
 def fuzz_deadline_ms() -> int:
     """Per-case deadline: a case this slow is a denial-of-service finding."""
     return int(os.environ.get("HYBRID_SESSION_FUZZ_DEADLINE_MS", "2000"))

@@ -47,6 +47,7 @@ from .support import Via
 from .support import body
 from .support import fuzz_deadline_ms
 from .support import fuzz_examples
+from .support import fuzz_seconds
 from .support import login
 from .support import read_jwt
 from .support import ring
@@ -81,6 +82,15 @@ class Scene:
     victims: list[Held]
     victim_claims: dict[str, t.Any]
     attacker_token: str
+    #: time.monotonic() past which cases are skipped (HYBRID_SESSION_FUZZ_SECONDS).
+    stop_at: float = float("inf")
+
+    def case(self) -> bool:
+        """Count one case, or say False once the time budget is spent."""
+        if time.monotonic() > self.stop_at:
+            return False
+        FUZZ_CASES[self.mode] += 1
+        return True
 
     @property
     def victim_sids(self) -> set[str]:
@@ -120,6 +130,7 @@ def scene(make_sec_app: AppFactory, mode: str) -> Scene:
         victims.append(held.then(held.post(f"/set/k/{marker}")))
     attacker, _ = login(issuer, "bob")
     attacker = attacker.then(attacker.post("/set/k/attacker"))
+    seconds = fuzz_seconds()
     return Scene(
         mode=mode,
         app=app,
@@ -127,6 +138,7 @@ def scene(make_sec_app: AppFactory, mode: str) -> Scene:
         victims=victims,
         victim_claims=read_jwt(victims[1].credential)[1],
         attacker_token=attacker.credential,
+        stop_at=float("inf") if seconds is None else time.monotonic() + seconds,
     )
 
 
@@ -141,7 +153,8 @@ def _fire(scene: Scene, credential: str, via: Via, method: str, path: str) -> Te
 @fuzz(600)
 @given(value=cookie_values, route=PATHS)
 def test_hs44_fuzz_cookie(scene: Scene, value: str, route: tuple[str, str]) -> None:
-    FUZZ_CASES[scene.mode] += 1
+    if not scene.case():
+        return
     method, path = route
     response = _fire(scene, value, "cookie", method, path)
     scene.check(response, what=path)
@@ -154,7 +167,8 @@ def test_hs44_fuzz_cookie(scene: Scene, value: str, route: tuple[str, str]) -> N
 def test_hs44_fuzz_authorization_header(
     scene: Scene, value: str, route: tuple[str, str], with_cookie: bool
 ) -> None:
-    FUZZ_CASES[scene.mode] += 1
+    if not scene.case():
+        return
     method, path = route
     raw = value.encode("utf-8", "surrogatepass").decode("latin-1")
     environ = {"HTTP_AUTHORIZATION": raw}
@@ -171,7 +185,8 @@ def test_hs44_fuzz_authorization_header(
 def test_hs44_fuzz_jwt_segments(
     scene: Scene, recipe: JwtRecipe, via: Via, route: tuple[str, str]
 ) -> None:
-    FUZZ_CASES[scene.mode] += 1
+    if not scene.case():
+        return
     kid, key = ring().signing[0]
     material = Material(
         token=scene.attacker_token,
@@ -252,7 +267,8 @@ def _corrupt(rdb: redis.Redis, keys: dict[str, str], recipe: RedisRecipe) -> Non
 def test_hs44_fuzz_redis_values(
     scene: Scene, rdb: redis.Redis, recipes: list[RedisRecipe], big: bool, via: Via
 ) -> None:
-    FUZZ_CASES[scene.mode] += 1
+    if not scene.case():
+        return
     app = scene.app
     attacker, _ = login(app, "bob", via)
     if big and scene.mode != "jwt":
