@@ -153,17 +153,27 @@ return 0
 #: (remember-me cookies check it for as long as they live).
 #: Indexes a session at login; keeps the generation key alive at least as
 #: long as the session, so a bump can never be forgotten while a token that
-#: predates it is valid. Returns the user's generation.
+#: predates it is valid. Returns the user's generation. Garbage is no outage:
+#: an index of another type is dropped, and a generation that is not a number
+#: (every token of the user already counts as revoked) restarts at now (ms),
+#: above any counter a token can hold.
 USER_LOGIN: t.Final = Script(
     "user_login",
     """
 local now, deadline = tonumber(ARGV[3]), tonumber(ARGV[4])
 local ttl = deadline - now
 if ttl <= 0 then return 0 end
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind ~= 'hash' and kind ~= 'none' then redis.call('DEL', KEYS[1]) end
 if ARGV[5] ~= '' then redis.call('HDEL', KEYS[1], ARGV[5], ARGV[5] .. ':ls') end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], ARGV[1] .. ':ls', ARGV[3])
 if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
-local gen = redis.call('GET', KEYS[2])
+local gen = redis.pcall('GET', KEYS[2])
+if type(gen) == 'table' or (gen and not tonumber(gen)) then
+  redis.call('DEL', KEYS[2])
+  redis.call('SET', KEYS[2], ARGV[3])
+  gen = ARGV[3]
+end
 local keep = math.max(ttl, tonumber(ARGV[7]))
 if gen and redis.call('PTTL', KEYS[2]) < keep then redis.call('PEXPIRE', KEYS[2], keep) end
 return tonumber(gen) or 0
@@ -202,24 +212,32 @@ return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 """,
 )
 
-#: KEYS: index. ARGV: sid. Drops one session from its user's index.
+#: KEYS: index. ARGV: sid. Drops one session from its user's index (an index
+#: of another type holds no session).
 USER_DROP: t.Final = Script(
     "user_drop",
     """
+if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return 0 end
 return redis.call('HDEL', KEYS[1], ARGV[1], ARGV[1] .. ':ls')
 """,
 )
 
 #: KEYS: index, generation. ARGV: generation TTL in ms.
 #: Log out everywhere: bumps the generation (every token from an earlier
-#: login dies) and hands back the index, which is deleted.
+#: login dies) and hands back the index, which is deleted. An index of
+#: another type fails the call (the sessions it listed cannot be found, so
+#: nothing is claimed done); a generation that is not a number restarts at
+#: the server's time (ms), above any counter a token can hold.
 USER_REVOKE: t.Final = Script(
     "user_revoke",
     reply=(list,),
     source="""
 local entries = redis.call('HGETALL', KEYS[1])
 redis.call('DEL', KEYS[1])
-redis.call('INCR', KEYS[2])
+if type(redis.pcall('INCR', KEYS[2])) == 'table' then
+  local time = redis.call('TIME')
+  redis.call('SET', KEYS[2], string.format('%d', time[1] * 1000 + math.floor(time[2] / 1000)))
+end
 if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[1]) then
   redis.call('PEXPIRE', KEYS[2], ARGV[1])
 end
