@@ -138,6 +138,14 @@ def security_app(mode: str, **config: t.Any) -> Flask:
     def revoke(sid: str) -> str:
         return str(app.extensions["hybrid_session"].revoke(sid))
 
+    @app.get("/len")
+    def length() -> str:
+        return str(len(session))
+
+    @app.get("/keys")
+    def keys() -> str:
+        return ",".join(sorted(session.keys()))
+
     @app.route("/whoami", methods=["GET", "POST"])
     def whoami() -> str:
         import flask_login

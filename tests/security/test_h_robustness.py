@@ -112,10 +112,18 @@ def test_hs47_vary_on_any_access_and_no_store_on_credentials(
     assert "no-store" in cache
     if via == "cookie":
         assert "private" in cache
-    peek = held.get("/peek")
-    assert peek.text == "False"
-    vary = {v.strip() for v in peek.headers.get("Vary", "").split(",")}
-    assert ("Cookie" if via == "cookie" else "Authorization") in vary
+    for path in ("/peek", "/len", "/keys"):
+        accessed = held.get(path)
+        assert accessed.status_code == 200
+        vary = {v.strip() for v in accessed.headers.get("Vary", "").split(",")}
+        assert ("Cookie" if via == "cookie" else "Authorization") in vary, path
+    # Positive control, on an app without Flask-Login (whose after_request reads
+    # the session on every response): a route that never touches it varies on nothing.
+    from ..conftest import build_app
+
+    plain = build_app(mode, HYBRID_SESSION_REDIS_URL=held.app.config["HYBRID_SESSION_REDIS_URL"])
+    assert "Vary" not in present(plain, held.credential, via, path="/").headers
+    assert "Vary" in present(plain, held.credential, via, path="/peek").headers
     # Even a visitor with no credential: `in` marks the session accessed.
     anonymous = app.test_client(use_cookies=False).get("/peek")
     assert "Cookie" in anonymous.headers.get("Vary", "")
