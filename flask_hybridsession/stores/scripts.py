@@ -155,17 +155,27 @@ return 0
 #: (remember-me cookies check it for as long as they live).
 #: Indexes a session at login; keeps the generation key alive at least as
 #: long as the session, so a bump can never be forgotten while a token that
-#: predates it is valid. Returns the user's generation.
+#: predates it is valid. Returns the user's generation. Garbage is no outage:
+#: an index of another type is dropped, and a generation that is not a number
+#: (every token of the user already counts as revoked) restarts at now (ms),
+#: above any counter a token can hold.
 USER_LOGIN: t.Final = Script(
     "user_login",
     """
 local now, deadline = tonumber(ARGV[3]), tonumber(ARGV[4])
 local ttl = deadline - now
 if ttl <= 0 then return 0 end
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind ~= 'hash' and kind ~= 'none' then redis.call('DEL', KEYS[1]) end
 if ARGV[5] ~= '' then redis.call('HDEL', KEYS[1], ARGV[5], ARGV[5] .. ':ls') end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], ARGV[1] .. ':ls', ARGV[3])
 if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
-local gen = redis.call('GET', KEYS[2])
+local gen = redis.pcall('GET', KEYS[2])
+if type(gen) == 'table' or (gen and not tonumber(gen)) then
+  redis.call('DEL', KEYS[2])
+  redis.call('SET', KEYS[2], ARGV[3])
+  gen = ARGV[3]
+end
 local keep = math.max(ttl, tonumber(ARGV[7]))
 if gen and redis.call('PTTL', KEYS[2]) < keep then redis.call('PEXPIRE', KEYS[2], keep) end
 return tonumber(gen) or 0
@@ -175,17 +185,43 @@ return tonumber(gen) or 0
 #: KEYS: index, generation. ARGV: sid, now, token's generation.
 #: The per-request user check of a jwt: returns 1 when a revoke_user came
 #: after the token's login, else 0; touches last seen at most once a minute.
+#: A generation that is not a number (a key of another type, garbage) counts
+#: as a revocation: the token opens nothing, and the request is no 503.
+# The user part of USER_CHECK and READ_USER, on locals u_index, u_gen (the
+# keys), u_sid, u_now, u_token_gen. Sets u_revoked; touches last seen at most
+# once a minute. A generation that is not a number (a key of another type,
+# garbage) counts as a revocation: the token opens nothing, and the request
+# is no 503. A last seen of another type is left alone.
+_USER_PART: t.Final = """
+local u_revoked = false
+local raw = redis.pcall('GET', u_gen)
+if type(raw) == 'table' or (raw and not tonumber(raw)) then
+  u_revoked = true
+elseif (tonumber(raw) or 0) > tonumber(u_token_gen) then
+  u_revoked = true
+else
+  local field = u_sid .. ':ls'
+  local stored = redis.pcall('HGET', u_index, field)
+  local seen = type(stored) == 'string' and tonumber(stored)
+  if seen and tonumber(u_now) >= seen + 60000 then
+    redis.call('HSET', u_index, field, u_now)
+  end
+end
+"""
+
+#: KEYS: index, generation. ARGV: sid, now, token's generation.
+#: The per-request user check of a jwt: returns 1 when a revoke_user came
+#: after the token's login (or the generation is garbage), else 0.
 USER_CHECK: t.Final = Script(
     "user_check",
     writes=False,
     source="""
-local gen = tonumber(redis.call('GET', KEYS[2])) or 0
-if gen > tonumber(ARGV[3]) then return 1 end
-local field = ARGV[1] .. ':ls'
-local seen = tonumber(redis.call('HGET', KEYS[1], field))
-if seen and tonumber(ARGV[2]) >= seen + 60000 then
-  redis.call('HSET', KEYS[1], field, ARGV[2])
-end
+local u_index, u_gen = KEYS[1], KEYS[2]
+local u_sid, u_now, u_token_gen = ARGV[1], ARGV[2], ARGV[3]
+"""
+    + _USER_PART
+    + """
+if u_revoked then return 1 end
 return 0
 """,
 )
@@ -202,12 +238,12 @@ READ_USER: t.Final = Script(
     reply=(int, list),
     source=_READ_MARK
     + """
-if (tonumber(redis.call('GET', KEYS[5])) or 0) > tonumber(ARGV[5]) then return -1 end
-local seen_field = ARGV[4] .. ':ls'
-local seen = tonumber(redis.call('HGET', KEYS[4], seen_field))
-if seen and tonumber(ARGV[2]) >= seen + 60000 then
-  redis.call('HSET', KEYS[4], seen_field, ARGV[2])
-end
+local u_index, u_gen = KEYS[4], KEYS[5]
+local u_sid, u_now, u_token_gen = ARGV[4], ARGV[2], ARGV[5]
+"""
+    + _USER_PART
+    + """
+if u_revoked then return -1 end
 """
     + _READ_HASH,
 )
@@ -221,24 +257,32 @@ return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 """,
 )
 
-#: KEYS: index. ARGV: sid. Drops one session from its user's index.
+#: KEYS: index. ARGV: sid. Drops one session from its user's index (an index
+#: of another type holds no session).
 USER_DROP: t.Final = Script(
     "user_drop",
     """
+if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return 0 end
 return redis.call('HDEL', KEYS[1], ARGV[1], ARGV[1] .. ':ls')
 """,
 )
 
 #: KEYS: index, generation. ARGV: generation TTL in ms.
 #: Log out everywhere: bumps the generation (every token from an earlier
-#: login dies) and hands back the index, which is deleted.
+#: login dies) and hands back the index, which is deleted. An index of
+#: another type fails the call (the sessions it listed cannot be found, so
+#: nothing is claimed done); a generation that is not a number restarts at
+#: the server's time (ms), above any counter a token can hold.
 USER_REVOKE: t.Final = Script(
     "user_revoke",
     reply=(list,),
     source="""
 local entries = redis.call('HGETALL', KEYS[1])
 redis.call('DEL', KEYS[1])
-redis.call('INCR', KEYS[2])
+if type(redis.pcall('INCR', KEYS[2])) == 'table' then
+  local time = redis.call('TIME')
+  redis.call('SET', KEYS[2], string.format('%d', time[1] * 1000 + math.floor(time[2] / 1000)))
+end
 if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[1]) then
   redis.call('PEXPIRE', KEYS[2], ARGV[1])
 end
