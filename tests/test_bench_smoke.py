@@ -126,3 +126,23 @@ def test_scaling_smoke(tmp_path: Path) -> None:
     for entry in users.values():
         assert entry["sessions_for_ms"] > 0
         assert entry["revoke_user_ms"] > 0
+
+
+def test_profile_runs() -> None:
+    need("flask_session", "flask_jwt_extended")
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.profile", "-n", "20", "--variants", "A,jwt,server"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "| bucket | A read | A write | jwt read | jwt write | server read | server write |" in (
+        done.stdout
+    )
+    wait = next(line for line in done.stdout.splitlines() if line.startswith("| socket wait"))
+    cells = [cell.strip() for cell in wait.strip("|").split("|")][1:]
+    # A never touches Redis; server mode waits on it in every request.
+    assert cells[0].startswith("0 µs") and not cells[4].startswith("0 µs")
