@@ -16,11 +16,16 @@ from __future__ import annotations
 
 import json
 import typing as t
+from itertools import chain
 
 from flask.json.tag import JSONTag
 from flask.json.tag import TaggedJSONSerializer
 
 _PLAIN: t.Final = frozenset({str, int, float, bool, type(None)})
+_CONTAINERS: t.Final = frozenset({dict, list})
+_PLAIN_OR_CONTAINER: t.Final = _PLAIN | _CONTAINERS
+#: Deeper than this is never plain (Flask's recursive walk stops near here too).
+_MAX_DEPTH: t.Final = 1000
 _ENCODER: t.Final = json.JSONEncoder(separators=(",", ":"))
 
 
@@ -60,16 +65,32 @@ class SessionSerializer(TaggedJSONSerializer):
         return super().tag(value)
 
     def _is_plain(self, value: t.Any) -> bool:
-        """Whether tagging would leave ``value`` as it is (no copy is made to find out)."""
-        kind = type(value)
-        if kind in _PLAIN:
-            return True
-        if kind is dict:
-            if len(value) == 1 and next(iter(value)) in self.tags:
+        """Whether tagging would leave ``value`` as it is (no copy is made to find out).
+
+        Level by level: the types of every value at one depth are gathered
+        by ``map`` in C, so the Python work is per level, not per value. A
+        structure deeper than Python's recursion limit (or a cycle) is
+        not plain: Flask's own walk then fails on it as it would in Flask.
+        """
+        level: list[t.Any] = [value]
+        for _ in range(_MAX_DEPTH):
+            kinds = set(map(type, level))
+            if kinds <= _PLAIN:
+                return True
+            if not kinds <= _PLAIN_OR_CONTAINER:
                 return False
-            return all(map(self._is_plain, value.values()))
-        if kind is list:
-            return all(map(self._is_plain, value))
+            deeper: list[t.Any] = []
+            if dict in kinds:
+                dicts = [item for item in level if type(item) is dict]
+                tags = self.tags.keys()
+                if not tags.isdisjoint(chain.from_iterable(dicts)) and any(
+                    len(d) == 1 and next(iter(d)) in tags for d in dicts
+                ):
+                    return False  # a dict that looks tagged: Flask escapes it
+                deeper.extend(chain.from_iterable(map(dict.values, dicts)))
+            if list in kinds:
+                deeper.extend(chain.from_iterable([item for item in level if type(item) is list]))
+            level = deeper
         return False
 
     def dumps(self, value: t.Any) -> str:

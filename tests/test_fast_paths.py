@@ -91,6 +91,45 @@ def test_serializer_round_trips_the_drop_in_types() -> None:
     assert type(back["t"]) is tuple and type(back["m"]) is Markup
 
 
+_PLAIN_SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    value=st.recursive(
+        _PLAIN_SCALARS,
+        lambda inner: (
+            st.lists(inner, max_size=12)
+            | st.dictionaries(st.text(max_size=3) | _TAG_KEYS, inner, max_size=6)
+            | st.builds(lambda k, v: {k: v}, _TAG_KEYS, inner)
+        ),
+        max_leaves=60,
+    )
+)
+def test_plain_check_agrees_with_flasks_tagging(value: t.Any) -> None:
+    # Wide and deep JSON, now and then a dict that looks tagged at any depth:
+    # the level-by-level check says "plain" exactly when tagging changes nothing.
+    ours = SessionSerializer()
+    tagged = TaggedJSONSerializer().tag(value)
+    assert ours._is_plain(value) is (tagged == value and ours.dumps(value) == ours.dumps(tagged))
+    assert ours.dumps(value) == TaggedJSONSerializer().dumps(value)
+
+
+def test_a_cycle_or_a_too_deep_value_fails_as_in_flask() -> None:
+    ours, flask = SessionSerializer(), TaggedJSONSerializer()
+    cycle: list[t.Any] = []
+    cycle.append({"again": cycle})
+    deep: list[t.Any] = []
+    for _ in range(5000):
+        deep = [deep]
+    for value in (cycle, deep):
+        assert ours._is_plain(value) is False  # bounded, never an endless walk
+        with pytest.raises(RecursionError):
+            flask.dumps(value)
+        with pytest.raises(RecursionError):
+            ours.dumps(value)
+
+
 class _Upper(JSONTag):
     """An app tag that claims every str (registered first): the shortcut must step aside."""
 
@@ -287,8 +326,8 @@ def test_logged_in_jwt_read_is_one_script(redis_server: RedisServer, rdb: redis.
 
 
 @pytest.mark.parametrize("size", range(1500, 2600, 60))
-def test_auto_fits_agrees_with_the_token_it_would_issue(size: int) -> None:
-    app = build_app("auto", HYBRID_SESSION_REVOCATION=False, HYBRID_SESSION_REDIS_URL=None)
+def test_auto_fits_agrees_with_the_token_it_would_issue(make_app: AppFactory, size: int) -> None:
+    app = make_app("auto", HYBRID_SESSION_REVOCATION=False)
     interface = _interface(app)
     with app.test_request_context():
         secrets = interface._secrets(app)
