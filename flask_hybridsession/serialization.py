@@ -26,6 +26,9 @@ _CONTAINERS: t.Final = frozenset({dict, list})
 _PLAIN_OR_CONTAINER: t.Final = _PLAIN | _CONTAINERS
 #: Deeper than this is never plain (Flask's recursive walk stops near here too).
 _MAX_DEPTH: t.Final = 1000
+#: More values than this is left to Flask's walk: a cycle through a list that
+#: holds itself twice doubles each level, and must fail fast, not fill memory.
+_MAX_VALUES: t.Final = 1_000_000
 _ENCODER: t.Final = json.JSONEncoder(separators=(",", ":"))
 
 
@@ -69,11 +72,16 @@ class SessionSerializer(TaggedJSONSerializer):
 
         Level by level: the types of every value at one depth are gathered
         by ``map`` in C, so the Python work is per level, not per value. A
-        structure deeper than Python's recursion limit (or a cycle) is
-        not plain: Flask's own walk then fails on it as it would in Flask.
+        structure deeper than Python's recursion limit, a cycle, or one of
+        over a million values is left to Flask's own walk, which fails on the
+        first two as it would in Flask.
         """
         level: list[t.Any] = [value]
+        seen = 0
         for _ in range(_MAX_DEPTH):
+            seen += len(level)
+            if seen > _MAX_VALUES:
+                return False
             kinds = set(map(type, level))
             if kinds <= _PLAIN:
                 return True

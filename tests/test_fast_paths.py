@@ -119,10 +119,12 @@ def test_a_cycle_or_a_too_deep_value_fails_as_in_flask() -> None:
     ours, flask = SessionSerializer(), TaggedJSONSerializer()
     cycle: list[t.Any] = []
     cycle.append({"again": cycle})
+    branching: list[t.Any] = []
+    branching += [branching, branching]  # each level twice the last
     deep: list[t.Any] = []
     for _ in range(5000):
         deep = [deep]
-    for value in (cycle, deep):
+    for value in (cycle, branching, deep):
         assert ours._is_plain(value) is False  # bounded, never an endless walk
         with pytest.raises(RecursionError):
             flask.dumps(value)
