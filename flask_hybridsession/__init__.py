@@ -7,6 +7,8 @@ from .errors import HybridSessionError as HybridSessionError
 from .errors import SessionTooLarge as SessionTooLarge
 from .errors import StoreUnavailable as StoreUnavailable
 from .extension import HybridSession as HybridSession
+from .revocation import SessionInfo as SessionInfo
+from .session import HybridSessionData as HybridSessionData
 
 #: The package's version, the one place it is written: pyproject.toml reads it
 #: from here (``[tool.setuptools.dynamic]``).
@@ -15,7 +17,9 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "ConfigurationError",
     "HybridSession",
+    "HybridSessionData",
     "HybridSessionError",
+    "SessionInfo",
     "SessionTooLarge",
     "StoreUnavailable",
     "__version__",
