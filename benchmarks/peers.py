@@ -511,8 +511,36 @@ def difference(m: float, b: float) -> float:
     return m - b
 
 
+#: Requests per route in the command-count probe.
+COMMAND_PROBE: t.Final = 20
+
+
+def commands_per_request(call: Call, stats: redis.Redis) -> tuple[dict[str, float], float]:
+    """Redis's own count of the commands a request runs (``INFO commandstats``), and
+    the trips per request that carried one of our write scripts (``Wire.writes``).
+
+    Measured over :data:`COMMAND_PROBE` requests, outside the timing; the
+    ``INFO`` calls of the probe itself are left out.
+    """
+    before = stats.info("commandstats")
+    writes = Wire.writes
+    for _ in range(COMMAND_PROBE):
+        checked(call())
+    data_writes = (Wire.writes - writes) / COMMAND_PROBE
+    after = stats.info("commandstats")
+    counts = {}
+    for name, entry in after.items():
+        command = name.removeprefix("cmdstat_")
+        calls = entry["calls"] - before.get(name, {"calls": 0})["calls"]
+        if calls and command != "info":
+            counts[command] = calls / COMMAND_PROBE
+    return dict(sorted(counts.items())), data_writes
+
+
 def summarise(
-    all_variants: list[Variant], samples: dict[tuple[str, str], Samples]
+    all_variants: list[Variant],
+    samples: dict[tuple[str, str], Samples],
+    stats: redis.Redis | None = None,
 ) -> list[dict[str, t.Any]]:
     rows = []
     for variant in all_variants:
@@ -539,6 +567,11 @@ def summarise(
         row["read"]["reissued_bytes"] = variant.reissued_bytes(checked(variant.read()))
         row["write"]["reissued_bytes"] = variant.reissued_bytes(checked(variant.write()))
         row["credential_bytes"] = variant.credential_bytes()
+        if stats is not None:
+            for route in ROUTES:
+                commands, data_writes = commands_per_request(variant.call(route), stats)
+                row[route]["redis_commands"] = commands
+                row[route]["write_scripts"] = data_writes
         rows.append(row)
     return rows
 
@@ -613,6 +646,18 @@ def targets(
                         "met": trips <= limits[route],
                     }
                 )
+    for key in ("jwt", "jwt-nocache", "server", "auto"):
+        written = by_key.get(key, {}).get("read", {}).get("write_scripts")
+        if written is not None:
+            # The read route leaves the session untouched.
+            found.append(
+                {
+                    "target": f"{key} read (session untouched): data writes = 0",
+                    "value": round(written, 3),
+                    "limit": 0,
+                    "met": written == 0,
+                }
+            )
     get = next((r for r in floor_rows if r["key"] == "redis-get"), None)
     if "server" in by_key and get is not None:
         # Within each repeat: the round trip's cost moves with the machine's
@@ -675,6 +720,23 @@ def table(rows: list[dict[str, t.Any]], floor_rows: t.Sequence[dict[str, t.Any]]
             f"| {call['median_us']:.0f} | {call['ratio_to_A_read']:.2f} | {call['round_trips']:g} "
             "| - | - | - | - | - |"
         )
+    return "\n".join(lines)
+
+
+def commands_table(rows: list[dict[str, t.Any]]) -> str:
+    """Redis commands per request by name, as Redis counted them, for the variants using it."""
+    lines = [
+        "| variant | commands per read | commands per write |",
+        "|---|---|---|",
+    ]
+
+    def cell(counts: dict[str, float]) -> str:
+        return ", ".join(f"{name} {count:g}" for name, count in counts.items()) or "-"
+
+    for row in rows:
+        if "redis_commands" in row["read"] and row["uses_redis"]:
+            read, write = row["read"]["redis_commands"], row["write"]["redis_commands"]
+            lines.append(f"| {row['label']} | {cell(read)} | {cell(write)} |")
     return "\n".join(lines)
 
 
@@ -801,7 +863,8 @@ def main(argv: list[str] | None = None) -> None:
                 warm_probe(probe, warm)
             subjects: list[Subject] = [*all_variants, *all_probes]
             samples, done = measure(subjects, n, repeats, started + budget)
-            rows = summarise(all_variants, samples)
+            stats = redis.Redis(host="127.0.0.1", port=port)
+            rows = summarise(all_variants, samples, stats)
             floor_rows = summarise_probes(all_probes, samples)
             found = targets(samples, rows, floor_rows)
         finally:
@@ -841,6 +904,11 @@ def main(argv: list[str] | None = None) -> None:
         f" /A is the median of per-repeat ratios to A. {meta['seconds']} s.\n"
     )
     print(table(rows, floor_rows))
+    print(
+        "\nRedis commands per request, counted by Redis (INFO commandstats; commands run by"
+        f" a Lua script included), over {COMMAND_PROBE} requests after the timing:\n"
+    )
+    print(commands_table(rows))
     for note in notes:
         print(f"\nnote: {note}")
     print("\nTargets of issue 7 (one run, this machine):")

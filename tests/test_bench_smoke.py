@@ -83,6 +83,16 @@ def test_peers_smoke(tmp_path: Path) -> None:
     targets = {entry["target"] for entry in result["targets"]}
     assert any(target.startswith("server read session cost") for target in targets)
     assert result["meta"]["repeats_done"] == 1
+    # Redis's own command counts: B refreshes on every read, we write nothing on one.
+    rows = {row["key"]: row for row in result["variants"]}
+    assert rows["B"]["read"]["redis_commands"].get("set") == 1
+    assert rows["B2"]["read"]["redis_commands"] == {"get": 1}
+    assert rows["server"]["read"]["redis_commands"].get("evalsha") == 1
+    assert rows["server"]["read"]["write_scripts"] == 0
+    assert "redis_commands" not in rows["A"]["read"] or not rows["A"]["read"]["redis_commands"]
+    untouched = [e for e in result["targets"] if "session untouched" in e["target"]]
+    assert {e["target"].split()[0] for e in untouched} >= {"jwt", "server", "auto"}
+    assert all(e["met"] for e in untouched)
 
 
 def test_http_load_smoke(tmp_path: Path) -> None:
