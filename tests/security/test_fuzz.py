@@ -150,7 +150,7 @@ def _fire(scene: Scene, credential: str, via: Via, method: str, path: str) -> Te
     return send(client, credential, via, method=method, path=path)
 
 
-@fuzz(600)
+@fuzz(900)
 @given(value=cookie_values, route=PATHS)
 def test_hs44_fuzz_cookie(scene: Scene, value: str, route: tuple[str, str]) -> None:
     if not scene.case():
@@ -162,7 +162,7 @@ def test_hs44_fuzz_cookie(scene: Scene, value: str, route: tuple[str, str]) -> N
         assert body(response)["value"] == "None"
 
 
-@fuzz(600)
+@fuzz(900)
 @given(value=authorization_values, route=PATHS, with_cookie=st.booleans())
 def test_hs44_fuzz_authorization_header(
     scene: Scene, value: str, route: tuple[str, str], with_cookie: bool
@@ -180,7 +180,7 @@ def test_hs44_fuzz_authorization_header(
     scene.check(response, what=path)
 
 
-@fuzz(600)
+@fuzz(900)
 @given(recipe=jwt_recipes, via=st.sampled_from(VIAS), route=PATHS)
 def test_hs44_fuzz_jwt_segments(
     scene: Scene, recipe: JwtRecipe, via: Via, route: tuple[str, str]
@@ -262,7 +262,7 @@ def _corrupt(rdb: redis.Redis, keys: dict[str, str], recipe: RedisRecipe) -> Non
     _write(rdb, keys.get(recipe.target, keys["key:session"]), recipe, None)
 
 
-@fuzz(200)
+@fuzz(300)
 @given(recipes=redis_recipes, big=st.booleans(), via=st.sampled_from(VIAS))
 def test_hs44_fuzz_redis_values(
     scene: Scene, rdb: redis.Redis, recipes: list[RedisRecipe], big: bool, via: Via
