@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
-import hmac
 import json
 import os
 import string
@@ -34,7 +33,6 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 from jwt.algorithms import RSAAlgorithm
-from werkzeug.http import dump_cookie
 from werkzeug.test import TestResponse
 
 from flask_hybridsession import ConfigurationError
@@ -44,9 +42,21 @@ from flask_hybridsession.interface import HybridSessionInterface
 
 from .conftest import SECRET
 from .conftest import AppFactory
+from .forging import VIAS
+from .forging import Json
+from .forging import Minted as ForgedToken
+from .forging import Via
+from .forging import assert_fresh
+from .forging import b64d
+from .forging import b64e
+from .forging import body
+from .forging import hmac_signature
+from .forging import jws
+from .forging import present
+from .forging import read_jwt
+from .forging import segment
+from .forging import send
 
-Via = t.Literal["cookie", "bearer"]
-VIAS: t.Final[tuple[Via, ...]] = ("cookie", "bearer")
 B64URL: t.Final = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
 #: What /get/k shows for the victim's session.
 VICTIM_VALUE: t.Final = "'victim'"
@@ -58,46 +68,13 @@ LEEWAY: t.Final = 30
 #: strategies built at import time (checked against the app's own ring below).
 SIGNING_KID, SIGNING_KEY = build_keyring((SECRET.encode(),), None, "HS256").signing[0]
 
-Digest = t.Callable[[], t.Any]
-Json = dict[str, t.Any]
-
 
 # Encoding by hand.
-
-
-def b64e(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64d(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def segment(value: object) -> str:
-    """One JWS segment: compact JSON, base64url without padding."""
-    return b64e(json.dumps(value, separators=(",", ":")).encode())
-
-
-def hmac_signature(signing_input: str, key: bytes, digest: Digest = hashlib.sha256) -> str:
-    return b64e(hmac.new(key, signing_input.encode("ascii"), digest).digest())
-
-
-def jws(header: object, claims: object, key: bytes | None, digest: Digest = hashlib.sha256) -> str:
-    """A compact JWS; ``key=None`` leaves the signature segment empty."""
-    signing_input = f"{segment(header)}.{segment(claims)}"
-    signature = "" if key is None else hmac_signature(signing_input, key, digest)
-    return f"{signing_input}.{signature}"
 
 
 def signed(signing_input: str, key: bytes) -> str:
     """``signing_input`` (two raw segments) with its HS256 signature."""
     return f"{signing_input}.{hmac_signature(signing_input, key)}"
-
-
-def read_jwt(token: str) -> tuple[Json, Json]:
-    """The header and claims of a JWT, unverified."""
-    header, claims, _ = token.split(".")
-    return json.loads(b64d(header)), json.loads(b64d(claims))
 
 
 def without(mapping: Json, *names: str) -> Json:
@@ -145,51 +122,6 @@ def sid_of_server_token(token: str) -> str:
     return b64e(b64d(token[3:])[:16])
 
 
-def send(
-    client: FlaskClient,
-    credential: str,
-    via: Via = "cookie",
-    *,
-    method: str = "GET",
-    path: str = "/get/k",
-) -> TestResponse:
-    """One request carrying exactly ``credential``, with no cookie jar involved.
-
-    The environ is set directly so the test client neither refuses nor
-    rewrites odd values: the cookie is quoted as werkzeug quotes it (the app
-    reads back the same string), and a header arrives as a WSGI server hands
-    it over, its UTF-8 bytes as latin-1 text.
-    """
-    if via == "cookie":
-        environ = {"HTTP_COOKIE": dump_cookie("session", credential, path=None, max_size=0)}
-    else:
-        raw = credential.encode("utf-8", "surrogatepass").decode("latin-1")
-        environ = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
-    return client.open(path, method=method, environ_overrides=environ)
-
-
-def present(
-    app: Flask, credential: str, via: Via = "cookie", *, method: str = "GET", path: str = "/get/k"
-) -> TestResponse:
-    return send(app.test_client(use_cookies=False), credential, via, method=method, path=path)
-
-
-def body(response: TestResponse) -> Json:
-    assert response.status_code == 200, (response.status_code, response.get_data(as_text=True))
-    data = response.get_json()
-    assert isinstance(data, dict)
-    return data
-
-
-def assert_fresh(response: TestResponse, *victim_sids: str) -> None:
-    """A fresh empty session: none of the victims' ids, none of their data."""
-    data = body(response)
-    assert data["new"] is True
-    assert data["value"] == "None"
-    for sid in victim_sids:
-        assert data["sid"] != sid
-
-
 def assert_opens(response: TestResponse, sid: str, value: str = VICTIM_VALUE) -> None:
     assert body(response) == {"value": value, "sid": sid, "new": False}
 
@@ -223,37 +155,10 @@ def new_victim(app: Flask, value: str = "victim") -> Victim:
 
 
 @dataclasses.dataclass(frozen=True)
-class Minted:
-    """A real session JWT, taken apart, and the key that signed it."""
+class Minted(ForgedToken):
+    """A real session JWT, taken apart, its signing key and the app's encryption key."""
 
-    token: str
-    sid: str
-    header: Json
-    claims: Json
-    key: bytes
     aes_key: bytes
-
-    def resign(
-        self,
-        header: object = None,
-        claims: object = None,
-        *,
-        key: bytes | None = None,
-        digest: Digest = hashlib.sha256,
-    ) -> str:
-        """The token with another header or claims, signed with the app's real key."""
-        return jws(
-            self.header if header is None else header,
-            self.claims if claims is None else claims,
-            self.key if key is None else key,
-            digest,
-        )
-
-    def head(self, **changes: t.Any) -> Json:
-        return {**self.header, **changes}
-
-    def claim(self, **changes: t.Any) -> Json:
-        return {**self.claims, **changes}
 
 
 def mint(app: Flask, value: str = "victim") -> Minted:

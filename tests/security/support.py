@@ -10,12 +10,8 @@ is wrong, so a refusal proves the check under test.
 
 from __future__ import annotations
 
-import base64
 import collections
 import dataclasses
-import hashlib
-import hmac
-import json
 import os
 import typing as t
 from http.cookies import SimpleCookie
@@ -24,8 +20,6 @@ import redis
 from flask import Flask
 from flask import request
 from flask import session
-from flask.testing import FlaskClient
-from werkzeug.http import dump_cookie
 from werkzeug.test import TestResponse
 
 from flask_hybridsession.crypto import KeyRing
@@ -33,9 +27,19 @@ from flask_hybridsession.crypto import build_keyring
 
 from ..conftest import SECRET
 from ..conftest import build_login_app
+from ..forging import VIAS as VIAS
+from ..forging import Json as Json
+from ..forging import Via as Via
+from ..forging import assert_fresh as assert_fresh
+from ..forging import b64d as b64d
+from ..forging import b64e as b64e
+from ..forging import body as body
+from ..forging import jws as jws
+from ..forging import present as present
+from ..forging import read_jwt as read_jwt
+from ..forging import segment as segment
+from ..forging import send as send
 
-Via = t.Literal["cookie", "bearer"]
-VIAS: t.Final[tuple[Via, ...]] = ("cookie", "bearer")
 MODES: t.Final = ("jwt", "server", "auto")
 #: The modes that issue JWTs (auto while a session fits a cookie).
 JWT_MODES: t.Final = ("jwt", "auto")
@@ -43,7 +47,6 @@ JWT_MODES: t.Final = ("jwt", "auto")
 REDIS_MODES: t.Final = ("server", "auto")
 #: A value big enough to push an auto session into Redis.
 BIG: t.Final = "x" * 5000
-Json = dict[str, t.Any]
 
 #: Fuzz cases run, by mode (printed at the end of the run by conftest.py).
 FUZZ_CASES: collections.Counter[str] = collections.Counter()
@@ -70,40 +73,7 @@ def fuzz_deadline_ms() -> int:
     return int(os.environ.get("HYBRID_SESSION_FUZZ_DEADLINE_MS", "2000"))
 
 
-# Encoding by hand.
-
-
-def b64e(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64d(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def segment(value: object) -> str:
-    """One JWS segment: compact JSON, base64url without padding."""
-    return b64e(json.dumps(value, separators=(",", ":")).encode())
-
-
-def jws(
-    header: object,
-    claims: object,
-    key: bytes | None,
-    digest: t.Callable[[], t.Any] = hashlib.sha256,
-) -> str:
-    """A compact JWS with an HMAC signature; ``key=None`` leaves the signature empty."""
-    signing_input = f"{segment(header)}.{segment(claims)}"
-    if key is None:
-        return signing_input + "."
-    mac = hmac.new(key, signing_input.encode("ascii"), digest).digest()
-    return f"{signing_input}.{b64e(mac)}"
-
-
-def read_jwt(token: str) -> tuple[Json, Json]:
-    """The header and claims of a JWT, unverified."""
-    header, claims, _ = token.split(".")
-    return json.loads(b64d(header)), json.loads(b64d(claims))
+# Keys.
 
 
 def ring(secret: str = SECRET) -> KeyRing:
@@ -160,48 +130,7 @@ def security_app(mode: str, **config: t.Any) -> Flask:
     return app
 
 
-# Requests.
-
-
-def send(
-    client: FlaskClient,
-    credential: str | None,
-    via: Via = "cookie",
-    *,
-    method: str = "GET",
-    path: str = "/get/k",
-    headers: dict[str, str] | None = None,
-    **kwargs: t.Any,
-) -> TestResponse:
-    """One request carrying exactly ``credential`` (none when None), no cookie jar.
-
-    The environ is set directly so the client neither refuses nor rewrites odd
-    values: a cookie is quoted as werkzeug quotes it, and a header arrives as a
-    WSGI server hands it over, its UTF-8 bytes as latin-1 text.
-    """
-    environ: dict[str, str] = {}
-    if credential is not None and via == "cookie":
-        environ["HTTP_COOKIE"] = dump_cookie("session", credential, path=None, max_size=0)
-    elif credential is not None:
-        raw = credential.encode("utf-8", "surrogatepass").decode("latin-1")
-        environ["HTTP_AUTHORIZATION"] = f"Bearer {raw}"
-    return client.open(
-        path, method=method, environ_overrides=environ, headers=headers or {}, **kwargs
-    )
-
-
-def present(
-    app: Flask,
-    credential: str | None,
-    via: Via = "cookie",
-    *,
-    method: str = "GET",
-    path: str = "/get/k",
-    **kwargs: t.Any,
-) -> TestResponse:
-    return send(
-        app.test_client(use_cookies=False), credential, via, method=method, path=path, **kwargs
-    )
+# Responses.
 
 
 def set_cookie_headers(response: TestResponse, name: str = "session") -> list[str]:
@@ -226,22 +155,6 @@ def issued(response: TestResponse, via: Via) -> str:
         parsed.load(header.split(";", 1)[0])
         return parsed["session"].value if "session" in parsed else ""
     return ""
-
-
-def body(response: TestResponse) -> Json:
-    assert response.status_code == 200, (response.status_code, response.get_data(as_text=True))
-    data = response.get_json()
-    assert isinstance(data, dict)
-    return data
-
-
-def assert_fresh(response: TestResponse, *victim_sids: str) -> None:
-    """A fresh empty session: new, no value, none of the victims' ids."""
-    data = body(response)
-    assert data["new"] is True
-    assert data["value"] == "None"
-    for sid in victim_sids:
-        assert data["sid"] != sid
 
 
 def assert_refused(response: TestResponse, *victim_sids: str) -> None:

@@ -9,7 +9,6 @@ forging path, within the rules, opens the victim's session.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -29,6 +28,7 @@ from flask_hybridsession import ConfigurationError
 
 from ..conftest import SECRET
 from ..conftest import AppFactory
+from ..forging import Minted
 from .support import MODES
 from .support import VIAS
 from .support import Json
@@ -43,41 +43,6 @@ from .support import read_jwt
 from .support import ring
 from .support import segment
 from .support import start
-
-
-@dataclasses.dataclass(frozen=True)
-class Minted:
-    """A real session JWT taken apart, and the key that signed it."""
-
-    token: str
-    sid: str
-    header: Json
-    claims: Json
-    key: bytes
-
-    def resign(
-        self,
-        header: object = None,
-        claims: object = None,
-        *,
-        key: bytes | None = None,
-        digest: t.Callable[[], t.Any] = hashlib.sha256,
-    ) -> str:
-        return jws(
-            self.header if header is None else header,
-            self.claims if claims is None else claims,
-            self.key if key is None else key,
-            digest,
-        )
-
-    def head(self, **changes: t.Any) -> Json:
-        return {**self.header, **changes}
-
-    def claim(self, **changes: t.Any) -> Json:
-        return {**self.claims, **changes}
-
-    def without(self, *names: str) -> Json:
-        return {k: v for k, v in self.claims.items() if k not in names}
 
 
 def mint(app: Flask) -> Minted:
