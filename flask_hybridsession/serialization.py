@@ -27,8 +27,10 @@ _PLAIN_OR_CONTAINER: t.Final = _PLAIN | _CONTAINERS
 #: Deeper than this is never plain (Flask's recursive walk stops near here too).
 _MAX_DEPTH: t.Final = 1000
 #: More values than this is left to Flask's walk: a cycle through a list that
-#: holds itself twice doubles each level, and must fail fast, not fill memory.
+#: holds itself many times grows each level, and must fail fast, not fill memory.
 _MAX_VALUES: t.Final = 1_000_000
+#: A list or dict longer than this is checked level by level by _is_plain.
+_SMALL: t.Final = 64
 _ENCODER: t.Final = json.JSONEncoder(separators=(",", ":"))
 
 
@@ -70,35 +72,54 @@ class SessionSerializer(TaggedJSONSerializer):
     def _is_plain(self, value: t.Any) -> bool:
         """Whether tagging would leave ``value`` as it is (no copy is made to find out).
 
-        Level by level: the types of every value at one depth are gathered
-        by ``map`` in C, so the Python work is per level, not per value. A
-        structure deeper than Python's recursion limit, a cycle, or one of
-        over a million values is left to Flask's own walk, which fails on the
-        first two as it would in Flask.
+        A large list or dict (a server-mode field such as a long cart) is
+        checked level by level (:meth:`_is_plain_by_level`); anything else
+        is walked as Flask walks it, the quickest for a few values.
+        """
+        if type(value) in _CONTAINERS and len(value) > _SMALL:
+            return self._is_plain_by_level(value)
+        return self._is_plain_small(value)
+
+    def _is_plain_small(self, value: t.Any) -> bool:
+        kind = type(value)
+        if kind in _PLAIN:
+            return True
+        if kind is dict:
+            if len(value) == 1 and next(iter(value)) in self.tags:
+                return False  # a dict that looks tagged: Flask escapes it
+            return all(map(self._is_plain_small, value.values()))
+        if kind is list:
+            return all(map(self._is_plain_small, value))
+        return False
+
+    def _is_plain_by_level(self, value: t.Any) -> bool:
+        """:meth:`_is_plain` for large values: the types of every value at one
+        depth are gathered by ``map`` in C.
+
+        A value deeper than 1,000 levels or wider than a million values in
+        all (a cycle is both) is left to Flask's own walk, which fails on a
+        cycle or too deep a value as it would in Flask.
         """
         level: list[t.Any] = [value]
-        seen = 0
+        seen = 1
         for _ in range(_MAX_DEPTH):
-            seen += len(level)
-            if seen > _MAX_VALUES:
-                return False
             kinds = set(map(type, level))
             if kinds <= _PLAIN:
                 return True
             if not kinds <= _PLAIN_OR_CONTAINER:
                 return False
-            deeper: list[t.Any] = []
-            if dict in kinds:
-                dicts = [item for item in level if type(item) is dict]
-                tags = self.tags.keys()
-                if not tags.isdisjoint(chain.from_iterable(dicts)) and any(
-                    len(d) == 1 and next(iter(d)) in tags for d in dicts
-                ):
+            dicts = [item for item in level if type(item) is dict] if dict in kinds else []
+            lists = [item for item in level if type(item) is list] if list in kinds else []
+            # Counted before the next level is built: a list that holds
+            # itself many times must not fill memory first.
+            seen += sum(map(len, dicts)) + sum(map(len, lists))
+            if seen > _MAX_VALUES:
+                return False
+            tags = self.tags.keys()
+            if dicts and not tags.isdisjoint(chain.from_iterable(dicts)):
+                if any(len(d) == 1 and next(iter(d)) in tags for d in dicts):
                     return False  # a dict that looks tagged: Flask escapes it
-                deeper.extend(chain.from_iterable(map(dict.values, dicts)))
-            if list in kinds:
-                deeper.extend(chain.from_iterable([item for item in level if type(item) is list]))
-            level = deeper
+            level = [*chain.from_iterable(map(dict.values, dicts)), *chain.from_iterable(lists)]
         return False
 
     def dumps(self, value: t.Any) -> str:

@@ -89,6 +89,8 @@ def test_peers_smoke(tmp_path: Path) -> None:
     assert rows["B2"]["read"]["redis_commands"] == {"get": 1}
     assert rows["server"]["read"]["redis_commands"].get("evalsha") == 1
     assert rows["server"]["read"]["write_scripts"] == 0
+    assert rows["server"]["read"]["data_writes"] == 0
+    assert rows["B"]["read"]["data_writes"] == 1  # the positive control: B's refresh SET
     assert "redis_commands" not in rows["A"]["read"] or not rows["A"]["read"]["redis_commands"]
     untouched = [e for e in result["targets"] if "session untouched" in e["target"]]
     assert {e["target"].split()[0] for e in untouched} >= {"jwt", "server", "auto"}

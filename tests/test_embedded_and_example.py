@@ -16,14 +16,27 @@ from flask_hybridsession.extension import release
 from .conftest import RedisServer
 
 
+def running(pid: int) -> bool:
+    """Whether ``pid`` runs; a zombie (exited, its parent has not reaped it) does not."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return not any(line.startswith("State:\tZ") for line in status)
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc here: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+
 def assert_stopped(pid: int) -> None:
     """The embedded redis-server exits, not left running after the test."""
     assert pid
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not running(pid):
             return
         time.sleep(0.01)
     pytest.fail(f"the embedded redis-server (pid {pid}) still runs")

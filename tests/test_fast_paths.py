@@ -92,27 +92,42 @@ def test_serializer_round_trips_the_drop_in_types() -> None:
 
 
 _PLAIN_SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+#: Now and then a value tagging changes, at any depth.
+_LEAVES = _PLAIN_SCALARS | st.binary(max_size=3) | st.text(max_size=3).map(Markup)
+_NESTED = st.recursive(
+    _LEAVES,
+    lambda inner: (
+        st.lists(inner, max_size=12)
+        | st.lists(inner, max_size=3).map(tuple)
+        | st.dictionaries(st.text(max_size=3) | _TAG_KEYS, inner, max_size=6)
+        | st.builds(lambda k, v: {k: v}, _TAG_KEYS, inner)
+    ),
+    max_leaves=60,
+)
+_SHALLOW_PLAIN = (
+    _PLAIN_SCALARS
+    | st.dictionaries(st.text(max_size=3) | _TAG_KEYS, _PLAIN_SCALARS, max_size=3)
+    | st.lists(_PLAIN_SCALARS, max_size=3)
+)
+_SHALLOW = _SHALLOW_PLAIN | _LEAVES | st.lists(_LEAVES, max_size=3).map(tuple)
 
 
 @settings(max_examples=200, deadline=None)
 @given(
-    value=st.recursive(
-        _PLAIN_SCALARS,
-        lambda inner: (
-            st.lists(inner, max_size=12)
-            | st.dictionaries(st.text(max_size=3) | _TAG_KEYS, inner, max_size=6)
-            | st.builds(lambda k, v: {k: v}, _TAG_KEYS, inner)
-        ),
-        max_leaves=60,
-    )
+    value=_NESTED
+    # Long enough for the level-by-level check (over 64 members).
+    | st.lists(_SHALLOW_PLAIN, min_size=65, max_size=80)
+    | st.lists(_SHALLOW, min_size=65, max_size=80)
+    | st.dictionaries(st.text(min_size=2, max_size=4), _SHALLOW_PLAIN, min_size=65, max_size=70)
 )
 def test_plain_check_agrees_with_flasks_tagging(value: t.Any) -> None:
-    # Wide and deep JSON, now and then a dict that looks tagged at any depth:
-    # the level-by-level check says "plain" exactly when tagging changes nothing.
-    ours = SessionSerializer()
-    tagged = TaggedJSONSerializer().tag(value)
-    assert ours._is_plain(value) is (tagged == value and ours.dumps(value) == ours.dumps(tagged))
-    assert ours.dumps(value) == TaggedJSONSerializer().dumps(value)
+    # Wide and deep values, now and then a tuple, bytes, Markup or a dict that
+    # looks tagged at any depth: "plain" exactly when tagging changes nothing.
+    ours, flask = SessionSerializer(), TaggedJSONSerializer()
+    tagged = flask.tag(value)
+    plain = type(tagged) is type(value) and ours.dumps(value) == ours.dumps(tagged)
+    assert ours._is_plain(value) is (plain and tagged == value)
+    assert ours.dumps(value) == flask.dumps(value)
 
 
 def test_a_cycle_or_a_too_deep_value_fails_as_in_flask() -> None:
@@ -121,11 +136,13 @@ def test_a_cycle_or_a_too_deep_value_fails_as_in_flask() -> None:
     cycle.append({"again": cycle})
     branching: list[t.Any] = []
     branching += [branching, branching]  # each level twice the last
+    wide: list[t.Any] = []
+    wide += [wide] * 10_000  # the level-by-level check: bounded, never 10,000 squared
     deep: list[t.Any] = []
     for _ in range(5000):
         deep = [deep]
-    for value in (cycle, branching, deep):
-        assert ours._is_plain(value) is False  # bounded, never an endless walk
+    assert ours._is_plain(wide) is False
+    for value in (cycle, branching, wide, deep):
         with pytest.raises(RecursionError):
             flask.dumps(value)
         with pytest.raises(RecursionError):

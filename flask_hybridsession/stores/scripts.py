@@ -156,9 +156,10 @@ return 0
 #: Indexes a session at login; keeps the generation key alive at least as
 #: long as the session, so a bump can never be forgotten while a token that
 #: predates it is valid. Returns the user's generation. Garbage is no outage:
-#: an index of another type is dropped, and a generation that is not a number
-#: (every token of the user already counts as revoked) restarts at now (ms),
-#: above any counter a token can hold.
+#: an index of another type is dropped, and a generation that is not a plain
+#: integer (every token of the user already counts as revoked) restarts at
+#: the server's time (ms), above any counter a token can hold, as in
+#: USER_REVOKE: one clock for both.
 USER_LOGIN: t.Final = Script(
     "user_login",
     """
@@ -171,10 +172,10 @@ if ARGV[5] ~= '' then redis.call('HDEL', KEYS[1], ARGV[5], ARGV[5] .. ':ls') end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], ARGV[1] .. ':ls', ARGV[3])
 if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
 local gen = redis.pcall('GET', KEYS[2])
-if type(gen) == 'table' or (gen and not tonumber(gen)) then
-  redis.call('DEL', KEYS[2])
-  redis.call('SET', KEYS[2], ARGV[3])
-  gen = ARGV[3]
+if gen and not (type(gen) == 'string' and #gen <= 18 and string.match(gen, '^%d+$')) then
+  local time = redis.call('TIME')
+  gen = string.format('%d', time[1] * 1000 + math.floor(time[2] / 1000))
+  redis.call('SET', KEYS[2], gen)
 end
 local keep = math.max(ttl, tonumber(ARGV[7]))
 if gen and redis.call('PTTL', KEYS[2]) < keep then redis.call('PEXPIRE', KEYS[2], keep) end
@@ -182,22 +183,21 @@ return tonumber(gen) or 0
 """,
 )
 
-#: KEYS: index, generation. ARGV: sid, now, token's generation.
-#: The per-request user check of a jwt: returns 1 when a revoke_user came
-#: after the token's login, else 0; touches last seen at most once a minute.
-#: A generation that is not a number (a key of another type, garbage) counts
-#: as a revocation: the token opens nothing, and the request is no 503.
 # The user part of USER_CHECK and READ_USER, on locals u_index, u_gen (the
 # keys), u_sid, u_now, u_token_gen. Sets u_revoked; touches last seen at most
-# once a minute. A generation that is not a number (a key of another type,
-# garbage) counts as a revocation: the token opens nothing, and the request
-# is no 503. A last seen of another type is left alone.
+# once a minute. A generation that is not a plain integer (a key of another
+# type, garbage, or what Lua's tonumber also takes: 'nan', 'inf', '1e9',
+# '0x10') counts as a revocation: the token opens nothing, and the request is
+# no 503. A last seen of another type is left alone.
 _USER_PART: t.Final = """
 local u_revoked = false
 local raw = redis.pcall('GET', u_gen)
-if type(raw) == 'table' or (raw and not tonumber(raw)) then
-  u_revoked = true
-elseif (tonumber(raw) or 0) > tonumber(u_token_gen) then
+local generation = 0
+if raw then
+  generation = type(raw) == 'string' and #raw <= 18 and string.match(raw, '^%d+$')
+    and tonumber(raw)
+end
+if not generation or generation > tonumber(u_token_gen) then
   u_revoked = true
 else
   local field = u_sid .. ':ls'

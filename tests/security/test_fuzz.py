@@ -357,14 +357,24 @@ def test_hs44_logout_everywhere_over_a_garbage_user_index_fails_closed(
         rdb.delete(keys["key:user-index"], keys["key:user-generation"])
 
 
-@pytest.mark.parametrize("kind", ["string", "hash", "list"])
+#: Not a generation: other types, and strings Lua's tonumber() would read as numbers.
+GARBAGE_GENERATIONS: t.Final = [
+    ("string", b"garbage"),
+    *(("string", value) for value in (b"nan", b"inf", b"-inf", b"1e400", b"0x10", b"1.5", b"-5")),
+    ("string", b"1" * 19),
+    ("hash", b"garbage"),
+    ("list", b"garbage"),
+]
+
+
+@pytest.mark.parametrize(("kind", "value"), GARBAGE_GENERATIONS)
 def test_hs44_login_over_a_garbage_user_generation_is_not_an_outage(
-    scene: Scene, rdb: redis.Redis, kind: str
+    scene: Scene, rdb: redis.Redis, kind: str, value: bytes
 ) -> None:
     attacker, _ = login(scene.app, "bob")
     keys = _keys_of(rdb, scene.app, attacker.sid)
     try:
-        _corrupt(rdb, keys, RedisRecipe("key:user-generation", kind, b"garbage", None))
+        _corrupt(rdb, keys, RedisRecipe("key:user-generation", kind, value, None))
         # A jwt token of the user counts as revoked; a server session has no generation.
         expected = 200 if scene.mode == "server" else 401
         assert attacker.me().status_code == expected
@@ -372,7 +382,7 @@ def test_hs44_login_over_a_garbage_user_generation_is_not_an_outage(
         again, _ = login(scene.app, "bob")
         assert again.me().text == "bob"
         # Log out everywhere over a garbage generation restarts it too, and ends everything.
-        _corrupt(rdb, keys, RedisRecipe("key:user-generation", kind, b"garbage", None))
+        _corrupt(rdb, keys, RedisRecipe("key:user-generation", kind, value, None))
         with scene.app.test_request_context():
             scene.app.extensions["hybrid_session"].revoke_user("bob")
         assert again.me().status_code == 401
