@@ -271,8 +271,8 @@ return redis.call('HDEL', KEYS[1], ARGV[1], ARGV[1] .. ':ls')
 #: Log out everywhere: bumps the generation (every token from an earlier
 #: login dies) and hands back the index, which is deleted. An index of
 #: another type fails the call (the sessions it listed cannot be found, so
-#: nothing is claimed done); a generation that is not a number restarts at
-#: the server's time (ms), above any counter a token can hold.
+#: nothing is claimed done); a generation INCR cannot count (not an integer)
+#: restarts at the server's time (ms), above any counter a token can hold.
 USER_REVOKE: t.Final = Script(
     "user_revoke",
     reply=(list,),
