@@ -254,7 +254,9 @@ class RedisBackend:
         return replies
 
     def _send(self, ops: t.Sequence[Op]) -> list[t.Any]:
-        if len(ops) == 1 and self._direct and not (self.wait_replicas and ops[0].script.writes):
+        # WAIT for replicas after a request that writes (decided once here).
+        wait = bool(self.wait_replicas) and any(op.script.writes for op in ops)
+        if len(ops) == 1 and self._direct and not wait:
             return self._send_one(ops[0])
         pipe = self.client.pipeline(transaction=False)
         for op in ops:
@@ -263,18 +265,17 @@ class RedisBackend:
             pipe.execute_command(  # type: ignore[no-untyped-call]
                 "EVALSHA", op.script.sha, len(op.keys), *op.keys, *op.args
             )
-        if self.wait_replicas and any(op.script.writes for op in ops):
+        if wait:
             pipe.execute_command(  # type: ignore[no-untyped-call]
                 "WAIT", self.wait_replicas, self.wait_timeout_ms
             )
         replies: list[t.Any] = pipe.execute(raise_on_error=False)
-        expected = len(ops) + (1 if self.wait_replicas and any(o.script.writes for o in ops) else 0)
-        if len(replies) != expected or any(
+        if len(replies) != len(ops) + wait or any(
             not isinstance(reply, (Exception, *op.script.reply))
             for op, reply in zip(ops, replies, strict=False)
         ):
             self._out_of_step()
-        if self.wait_replicas and any(op.script.writes for op in ops):
+        if wait:
             acked = replies.pop()
             if not isinstance(acked, int | Exception):
                 self._out_of_step()
