@@ -150,6 +150,27 @@ return 0
 # The index holds, per sid, '<sid>' -> sealed SessionInfo and '<sid>:ls' ->
 # last seen (ms, in clear so the touch below can rate-limit itself).
 
+# Lua functions of the user scripts. generation_of: a GET reply (under
+# pcall) as a user's generation: 0 when the key is missing, nil when it holds
+# anything but a plain integer (another type, garbage, or what Lua's tonumber
+# also takes: 'nan', 'inf', '1e9', '0x10'). restart_generation: sets the key
+# to the server's time (ms), above any counter a token can hold, and returns it.
+_GENERATIONS: t.Final = """
+local function generation_of(raw)
+  if not raw then return 0 end
+  if type(raw) == 'string' and #raw <= 18 and string.match(raw, '^%d+$') then
+    return tonumber(raw)
+  end
+  return nil
+end
+local function restart_generation(key)
+  local time = redis.call('TIME')
+  local generation = string.format('%d', time[1] * 1000 + math.floor(time[2] / 1000))
+  redis.call('SET', key, generation)
+  return generation
+end
+"""
+
 #: KEYS: index, generation. ARGV: sid, sealed info, now, deadline, old sid
 #: ('' none), user tag, how long (ms) the generation key must live at least
 #: (remember-me cookies check it for as long as they live).
@@ -162,7 +183,8 @@ return 0
 #: USER_REVOKE: one clock for both.
 USER_LOGIN: t.Final = Script(
     "user_login",
-    """
+    _GENERATIONS
+    + """
 local now, deadline = tonumber(ARGV[3]), tonumber(ARGV[4])
 local ttl = deadline - now
 if ttl <= 0 then return 0 end
@@ -172,11 +194,7 @@ if ARGV[5] ~= '' then redis.call('HDEL', KEYS[1], ARGV[5], ARGV[5] .. ':ls') end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], ARGV[1] .. ':ls', ARGV[3])
 if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
 local gen = redis.pcall('GET', KEYS[2])
-if gen and not (type(gen) == 'string' and #gen <= 18 and string.match(gen, '^%d+$')) then
-  local time = redis.call('TIME')
-  gen = string.format('%d', time[1] * 1000 + math.floor(time[2] / 1000))
-  redis.call('SET', KEYS[2], gen)
-end
+if not generation_of(gen) then gen = restart_generation(KEYS[2]) end
 local keep = math.max(ttl, tonumber(ARGV[7]))
 if gen and redis.call('PTTL', KEYS[2]) < keep then redis.call('PEXPIRE', KEYS[2], keep) end
 return tonumber(gen) or 0
@@ -185,18 +203,14 @@ return tonumber(gen) or 0
 
 # The user part of USER_CHECK and READ_USER, on locals u_index, u_gen (the
 # keys), u_sid, u_now, u_token_gen. Sets u_revoked; touches last seen at most
-# once a minute. A generation that is not a plain integer (a key of another
-# type, garbage, or what Lua's tonumber also takes: 'nan', 'inf', '1e9',
-# '0x10') counts as a revocation: the token opens nothing, and the request is
-# no 503. A last seen of another type is left alone.
-_USER_PART: t.Final = """
+# once a minute. A generation that is not a plain integer counts as a
+# revocation: the token opens nothing, and the request is no 503. A last
+# seen of another type is left alone.
+_USER_PART: t.Final = (
+    _GENERATIONS
+    + """
 local u_revoked = false
-local raw = redis.pcall('GET', u_gen)
-local generation = 0
-if raw then
-  generation = type(raw) == 'string' and #raw <= 18 and string.match(raw, '^%d+$')
-    and tonumber(raw)
-end
+local generation = generation_of(redis.pcall('GET', u_gen))
 if not generation or generation > tonumber(u_token_gen) then
   u_revoked = true
 else
@@ -208,6 +222,7 @@ else
   end
 end
 """
+)
 
 #: KEYS: index, generation. ARGV: sid, now, token's generation.
 #: The per-request user check of a jwt: returns 1 when a revoke_user came
@@ -276,13 +291,11 @@ return redis.call('HDEL', KEYS[1], ARGV[1], ARGV[1] .. ':ls')
 USER_REVOKE: t.Final = Script(
     "user_revoke",
     reply=(list,),
-    source="""
+    source=_GENERATIONS
+    + """
 local entries = redis.call('HGETALL', KEYS[1])
 redis.call('DEL', KEYS[1])
-if type(redis.pcall('INCR', KEYS[2])) == 'table' then
-  local time = redis.call('TIME')
-  redis.call('SET', KEYS[2], string.format('%d', time[1] * 1000 + math.floor(time[2] / 1000)))
-end
+if type(redis.pcall('INCR', KEYS[2])) == 'table' then restart_generation(KEYS[2]) end
 if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[1]) then
   redis.call('PEXPIRE', KEYS[2], ARGV[1])
 end
