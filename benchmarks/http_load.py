@@ -50,6 +50,7 @@ from .http_apps import VARIANT_ENV
 from .peers import CART_ITEMS
 from .peers import USER_ID
 from .peers import has_module
+from .peers import target_lines
 from .peers import versions
 from .wire import exit_on_sigterm
 from .wire import start_server
@@ -486,16 +487,6 @@ def table(summary: dict[str, t.Any]) -> str:
                 f" | {row['reads']['client_cpu_us_per_request']:.0f} |"
             )
     return "\n".join(lines)
-
-
-def target_lines(found: list[dict[str, t.Any]]) -> str:
-    if not found:
-        return "- none: the variants they compare did not run"
-    return "\n".join(
-        f"- {'met   ' if entry['met'] else 'MISSED'} {entry['target']}:"
-        f" {entry['value']:g} (limit {entry['limit']:g})"
-        for entry in found
-    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -67,6 +67,7 @@ from flask_hybridsession import HybridSession
 from flask_hybridsession.errors import ConfigurationError
 
 from .wire import Wire
+from .wire import commands_run
 from .wire import counting_client
 from .wire import exit_on_sigterm
 from .wire import start_server
@@ -544,19 +545,15 @@ def commands_per_request(call: Call, stats: redis.Redis) -> tuple[dict[str, floa
     data is read from the counts (:data:`WRITE_COMMANDS`), not from the
     scripts' names: a read script may slide an idle clock.
     """
-    before = stats.info("commandstats")
     writes = Wire.writes
-    for _ in range(COMMAND_PROBE):
-        checked(call())
-    data_writes = (Wire.writes - writes) / COMMAND_PROBE
-    after = stats.info("commandstats")
-    counts = {}
-    for name, entry in after.items():
-        command = name.removeprefix("cmdstat_")
-        calls = entry["calls"] - before.get(name, {"calls": 0})["calls"]
-        if calls and command != "info":
-            counts[command] = calls / COMMAND_PROBE
-    return dict(sorted(counts.items())), data_writes
+
+    def probe() -> None:
+        for _ in range(COMMAND_PROBE):
+            checked(call())
+
+    counts = commands_run(stats, probe)
+    write_scripts = (Wire.writes - writes) / COMMAND_PROBE
+    return {name: counts[name] / COMMAND_PROBE for name in sorted(counts)}, write_scripts
 
 
 def summarise(

@@ -7,6 +7,7 @@ trip) and reads the executed commands from ``INFO commandstats``.
 
 from __future__ import annotations
 
+import functools
 import tempfile
 import typing as t
 
@@ -16,6 +17,7 @@ from flask import Flask
 from flask import session
 
 from .wire import Wire
+from .wire import commands_run
 from .wire import session_app
 from .wire import start_server
 
@@ -97,15 +99,8 @@ def main() -> None:
                 paths = ["/read", "/write", "/read", "/write", "/clear"]
                 paths += ["/write", "/login", "/read", "/write", "/logout"]
                 for (scenario, call), path in zip(scenarios, paths, strict=True):
-                    before = stats.info("commandstats")
                     trips = Wire.trips
-                    call(path)
-                    after = stats.info("commandstats")
-                    delta = {
-                        name.removeprefix("cmdstat_"): after[name]["calls"]
-                        - before.get(name, {"calls": 0})["calls"]
-                        for name in after
-                    }
+                    delta = commands_run(stats, functools.partial(call, path))
                     commands = ", ".join(f"{n} {delta[n]}" for n in stats_of if delta.get(n, 0) > 0)
                     rows.append((label, scenario, Wire.trips - trips, commands or "-"))
         finally:

@@ -45,6 +45,23 @@ def counting_client(port: int) -> redis.Redis:
     )
 
 
+def commands_run(stats: redis.Redis, action: t.Callable[[], object]) -> dict[str, int]:
+    """The commands ``action`` made Redis run, by name, as Redis counts them.
+
+    ``INFO commandstats`` before and after, so commands run by a Lua script
+    count too; the ``INFO`` calls of the count itself are left out.
+    """
+    before = stats.info("commandstats")
+    action()
+    after = stats.info("commandstats")
+    counts = {}
+    for name, entry in after.items():
+        calls = entry["calls"] - before.get(name, {"calls": 0})["calls"]
+        if calls and name != "cmdstat_info":
+            counts[name.removeprefix("cmdstat_")] = calls
+    return counts
+
+
 def session_app(mode: str, port: int, **config: t.Any) -> Flask:
     """A bare app with the extension in ``mode`` on the counting client."""
     app = Flask(__name__)
