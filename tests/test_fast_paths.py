@@ -54,16 +54,23 @@ _SCALARS = (
     | st.datetimes(timezones=st.just(datetime.UTC)).map(lambda d: d.replace(microsecond=0))
     | st.text(max_size=5).map(Markup)
 )
-_VALUES = st.recursive(
-    _SCALARS,
-    lambda inner: (
-        st.lists(inner, max_size=4)
-        | st.lists(inner, max_size=3).map(tuple)
-        | st.dictionaries(st.text(max_size=4) | _TAG_KEYS, inner, max_size=4)
-        | st.builds(lambda k, v: {k: v}, _TAG_KEYS, inner)
-    ),
-    max_leaves=12,
-)
+
+
+def _nested(leaves: st.SearchStrategy[t.Any], width: int, max_leaves: int) -> t.Any:
+    """Lists, tuples and dicts (a tag-like key now and then) of ``leaves``, nested."""
+    return st.recursive(
+        leaves,
+        lambda inner: (
+            st.lists(inner, max_size=width)
+            | st.lists(inner, max_size=3).map(tuple)
+            | st.dictionaries(st.text(max_size=4) | _TAG_KEYS, inner, max_size=width)
+            | st.builds(lambda k, v: {k: v}, _TAG_KEYS, inner)
+        ),
+        max_leaves=max_leaves,
+    )
+
+
+_VALUES = _nested(_SCALARS, width=4, max_leaves=12)
 
 
 @settings(max_examples=300, deadline=None)
@@ -94,16 +101,8 @@ def test_serializer_round_trips_the_drop_in_types() -> None:
 _PLAIN_SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
 #: Now and then a value tagging changes, at any depth.
 _LEAVES = _PLAIN_SCALARS | st.binary(max_size=3) | st.text(max_size=3).map(Markup)
-_NESTED = st.recursive(
-    _LEAVES,
-    lambda inner: (
-        st.lists(inner, max_size=12)
-        | st.lists(inner, max_size=3).map(tuple)
-        | st.dictionaries(st.text(max_size=3) | _TAG_KEYS, inner, max_size=6)
-        | st.builds(lambda k, v: {k: v}, _TAG_KEYS, inner)
-    ),
-    max_leaves=60,
-)
+#: Wider and deeper, mostly plain, so "plain" comes out true at depth too.
+_NESTED = _nested(_LEAVES, width=12, max_leaves=60)
 _SHALLOW_PLAIN = (
     _PLAIN_SCALARS
     | st.dictionaries(st.text(max_size=3) | _TAG_KEYS, _PLAIN_SCALARS, max_size=3)
