@@ -138,7 +138,7 @@ def connect(settings: Settings, app: Flask) -> tuple[t.Any, t.Any]:
             "socket_connect_timeout": timeout,
         }
         if parsed.kind == "sentinel":
-            sentinel = Sentinel(  # type: ignore[no-untyped-call]
+            sentinel = Sentinel(
                 list(parsed.hosts),
                 sentinel_kwargs={
                     "socket_timeout": timeout,
@@ -148,9 +148,7 @@ def connect(settings: Settings, app: Flask) -> tuple[t.Any, t.Any]:
                 socket_timeout=timeout,
                 socket_connect_timeout=timeout,
             )
-            client = sentinel.master_for(  # type: ignore[no-untyped-call]
-                parsed.service, db=parsed.db, **data_connection
-            )
+            client = sentinel.master_for(parsed.service, db=parsed.db, **data_connection)
             return client, sentinel
         try:
             cluster = RedisCluster(
