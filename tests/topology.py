@@ -135,11 +135,7 @@ class LocalSentinel:
             server.start()
         for replica in self.replicas:
             replica.client().replicaof("127.0.0.1", self.master.port)
-        _wait(
-            lambda: self.master.client().info("replication")["connected_slaves"] == 2,
-            10,
-            "replica sync",
-        )
+        _wait(self._replicas_online, 10, "replica sync")
         for port in self.sentinel_ports:
             folder = os.path.join(self.workdir, f"sentinel-{port}")
             os.makedirs(folder, exist_ok=True)
@@ -160,6 +156,16 @@ class LocalSentinel:
             )
         for port in self.sentinel_ports:
             _wait(functools.partial(self._knows_master, port), 10, "sentinel start")
+
+    def _replicas_online(self) -> bool:
+        """Both replicas past their first sync: connected is not enough for WAIT.
+
+        Redis 7 lists a replica as connected while its full sync still runs, and
+        a WAIT sent then counts it as not acknowledging.
+        """
+        info = self.master.client().info("replication")
+        states = [info.get(f"slave{n}", {}).get("state") for n in range(len(self.replicas))]
+        return states == ["online"] * len(self.replicas)
 
     def _knows_master(self, port: int) -> bool:
         sentinel = redis.Redis(port=port, socket_timeout=0.5)
