@@ -24,6 +24,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import hashlib
+import json
 import re
 import sys
 import typing as t
@@ -145,6 +146,18 @@ class Summary:
             f"Migrated {self.migrated}, skipped {skipped}{detail(self.skipped)},"
             f" refused {refused}{detail(self.refused)}."
         )
+
+    def as_dict(self, dry_run: bool, refusals: t.Sequence[str] = ()) -> dict[str, t.Any]:
+        """The run as ``--json`` prints it; a dry run's counts are what it would do."""
+        return {
+            "dry_run": dry_run,
+            "migrated": self.migrated,
+            "skipped": sum(self.skipped.values()),
+            "skipped_by_reason": dict(sorted(self.skipped.items())),
+            "refused": sum(self.refused.values()),
+            "refused_by_reason": dict(sorted(self.refused.items())),
+            "refusals": list(refusals),
+        }
 
 
 def _interface(app: Flask) -> HybridSessionInterface:
@@ -403,15 +416,18 @@ def accept_flask_session_cookies(app: Flask) -> None:
     is_flag=True,
     help="Delete each Flask-Session key once migrated (no way back to Flask-Session).",
 )
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def migrate_command(
-    prefix: str, from_url: str | None, batch: int, dry_run: bool, delete_old: bool
+    prefix: str, from_url: str | None, batch: int, dry_run: bool, delete_old: bool, as_json: bool
 ) -> None:
     """Copy live Flask-Session 0.8 sessions from Redis into this extension.
 
     Reads msgpack or JSON values (pickle is refused), saves each session
     encrypted in the server store (a Flask-Login session indexed under its
     user), and bridges the old cookie to it: see accept_flask_session_cookies.
-    Exits with status 1 when a value was refused.
+    Prints a summary line (with --json: an object with the counts, by reason,
+    and one line per refused value). Exits with status 1 when a value was
+    refused.
     """
     app = t.cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
     try:
@@ -444,8 +460,11 @@ def migrate_command(
     finally:
         if from_url:
             source.close()
-    for line in refusals:
-        click.echo(line, err=True)
-    click.echo(summary.line(dry_run))
+    if as_json:
+        click.echo(json.dumps(summary.as_dict(dry_run, refusals), indent=2, sort_keys=True))
+    else:
+        for line in refusals:
+            click.echo(line, err=True)
+        click.echo(summary.line(dry_run))
     if summary.refused:
         raise SystemExit(1)

@@ -13,7 +13,6 @@ import dataclasses
 import datetime
 import logging
 import os
-import re
 import threading
 import time
 import typing as t
@@ -22,6 +21,7 @@ from . import signals
 from .crypto import DecryptError
 from .errors import HybridSessionError
 from .errors import StoreUnavailable
+from .session import SID_FORMAT
 from .session import HybridSessionData
 from .session import SessionState
 from .session import new_sid
@@ -36,7 +36,7 @@ if t.TYPE_CHECKING:
     from .stores.base import Context
 
 logger = logging.getLogger("flask_hybridsession")
-_SID: t.Final = re.compile(r"[A-Za-z0-9_-]{22}")
+_SID: t.Final = SID_FORMAT
 
 #: Lifetime of the stored naming key, refreshed by every process that loads it.
 NAMING_KEY_TTL_MS: t.Final = 400 * 24 * 3600 * 1000
@@ -114,7 +114,12 @@ def begin_save(ctx: Context, session: HybridSessionData, now: int) -> list[Op]:
     if state.rotate and state.origin != "none":
         if backend is not None:
             ops.append(backend.end(session.sid, ctx.mark_ttl_ms(state.created)))
-            if state.user_tag:
+            same_user = not state.logout and state.login in (None, state.user_id)
+            if state.user_tag and not same_user:
+                # Leaving the user's index. A rotation that stays with the
+                # user (regenerate(), a login again) is re-indexed by
+                # index_ops, whose script drops the old sid and hands its
+                # device on to the new one.
                 ops.append(backend.user_drop(state.user_tag, session.sid))
         state.old_sid = session.sid
         state.sid = new_sid()
@@ -137,25 +142,50 @@ def index_ops(ctx: Context, state: SessionState, mode: str) -> list[Op]:
     if backend is None or state.user_tag is None or state.sid is None:
         return []
     deadline = ctx.deadline(state.created)
-    info = {"c": state.created, "m": mode, "ua": state.user_agent, "ip": state.ip}
+    info = {"c": state.created, "m": mode}
     sealed = ctx.ring.seal(state.sid, b"index", ctx.serializer.dump_bytes(info))
+    index = backend.user_login(
+        state.user_tag,
+        state.sid,
+        sealed,
+        now_ms=ctx.now_ms,
+        deadline_ms=deadline * 1000,
+        old_sid=state.old_sid or "",
+        keep_ms=ctx.keep_generation_ms,
+    )
+    # The device (the login request's client) goes in the script's last
+    # argument: sealed at a login; empty otherwise, so the script keeps the
+    # stored one (a move between the token and Redis, a mode switch) or hands
+    # the old sid's on to the new one (regenerate()).
+    index = dataclasses.replace(index, args=(*index.args, _device(ctx, state)))
     return [
         backend.user_mark(state.sid, state.user_tag, ctx.mark_ttl_ms(state.created)),
-        backend.user_login(
-            state.user_tag,
-            state.sid,
-            sealed,
-            now_ms=ctx.now_ms,
-            deadline_ms=deadline * 1000,
-            old_sid=state.old_sid or "",
-            keep_ms=ctx.keep_generation_ms,
-        ),
+        index,
     ] + (
         # The naming key lives as long as it names keys.
         [backend.touch(backend.names.naming_key, NAMING_KEY_TTL_MS)]
         if ctx.settings.naming_key is None
         else []
     )
+
+
+def _device(ctx: Context, state: SessionState) -> bytes:
+    """The sealed device of a login (``b""`` when the save is no login).
+
+    Sealed under the user's tag, not the sid, so that a rotation can hand it
+    on to the new sid inside the script, with no extra round trip and nothing
+    added to the token.
+    """
+    if state.login is None or state.user_tag is None:
+        return b""
+    device = {"ua": state.user_agent, "ip": state.ip}
+    return ctx.ring.seal(
+        _device_owner(state.user_tag), b"device", ctx.serializer.dump_bytes(device)
+    )
+
+
+def _device_owner(tag: str) -> str:
+    return "u:" + tag
 
 
 def end_ops(ctx: Context, state: SessionState) -> list[Op]:
@@ -272,7 +302,7 @@ def revoke_user(interface: HybridSessionInterface, app: Flask, user_id: str) -> 
         tag = interface.naming.tag(ctx, backend, user_id)
         [flat] = backend.run([backend.user_revoke(tag, max(ttl, ctx.keep_generation_ms))])
         entries = dict(zip(flat[::2], flat[1::2], strict=True))
-        sids = [f.decode() for f in entries if not f.endswith(b":ls")]
+        sids = index_sids(entries)
         replies = backend.run([backend.end(sid, ttl) for sid in sids]) if sids else []
     ended = [
         sid
@@ -301,17 +331,46 @@ def sessions_for(interface: HybridSessionInterface, app: Flask, user_id: str) ->
     backend = t.cast("RedisBackend", ctx.backend)
     with _store(interface):
         tag = interface.naming.tag(ctx, backend, user_id)
-        return _live_entries(ctx, backend, tag)
+        return _live_entries(ctx, backend, tag)[0]
 
 
-def _live_entries(ctx: Context, backend: RedisBackend, tag: str) -> list[SessionInfo]:
-    """The index's live sessions; drops entries whose session ended."""
+def index_sids(fields: t.Iterable[bytes]) -> list[str]:
+    """The sids a user index lists.
+
+    Beside each ``<sid>`` field (its sealed info) it holds ``<sid>:ls`` (last
+    seen) and ``<sid>:d`` (its sealed device); a sid never holds a colon.
+    """
+    return [field.decode() for field in fields if b":" not in field]
+
+
+def _device_of(
+    ctx: Context, tag: str, entries: dict[bytes, bytes], sid: str, info: dict[str, t.Any]
+) -> tuple[str | None, str | None]:
+    """The user agent and IP of a session's login, as its index entry keeps them."""
+    # Entries written before the device had its own field kept it in the info.
+    agent, address = info.get("ua"), info.get("ip")
+    blob = entries.get(f"{sid}:d".encode())
+    if blob is not None:
+        try:
+            plaintext, _ = ctx.ring.open(_device_owner(tag), b"device", blob)
+            device = ctx.serializer.loads(plaintext)
+            agent, address = device["ua"], device["ip"]
+        except (DecryptError, ValueError, KeyError, TypeError):
+            agent = address = None
+    return (
+        agent if isinstance(agent, str) else None,
+        address if isinstance(address, str) else None,
+    )
+
+
+def _live_entries(ctx: Context, backend: RedisBackend, tag: str) -> tuple[list[SessionInfo], int]:
+    """The index's live sessions, and how many entries of ended ones it dropped."""
     client, names = backend.client, backend.names
     index = names.user_index(tag)
     entries = t.cast(dict[bytes, bytes], client.hgetall(index))
-    sids = [f.decode() for f in entries if not f.endswith(b":ls")]
+    sids = index_sids(entries)
     if not sids:
-        return []
+        return [], 0
     pipe = client.pipeline(transaction=False)
     for sid in sids:
         pipe.exists(names.revoked(sid))
@@ -335,19 +394,20 @@ def _live_entries(ctx: Context, backend: RedisBackend, tag: str) -> list[Session
             int(server_seen or 0),
             created * 1000,
         )
+        agent, address = _device_of(ctx, tag, entries, sid, info)
         found.append(
             SessionInfo(
                 sid=sid,
                 created_at=utc(created * 1000),
                 last_seen=utc(seen),
                 mode="server" if server_seen is not None else "jwt",
-                user_agent=info.get("ua"),
-                ip=info.get("ip"),
+                user_agent=agent,
+                ip=address,
             )
         )
     if dead:
-        client.hdel(index, *dead, *(f"{sid}:ls" for sid in dead))
-    return sorted(found, key=lambda info: info.last_seen, reverse=True)
+        client.hdel(index, *dead, *(f"{sid}:ls" for sid in dead), *(f"{sid}:d" for sid in dead))
+    return sorted(found, key=lambda info: info.last_seen, reverse=True), len(dead)
 
 
 def is_revoked(interface: HybridSessionInterface, sid: str) -> bool:
@@ -369,9 +429,7 @@ def purge(interface: HybridSessionInterface, app: Flask) -> int:
     with _store(interface):
         for key in backend.client.scan_iter(match=f"{_glob(prefix)}{{u:*}}:i", count=500):
             tag = key.decode()[len(prefix) + 3 : -3]
-            before = backend.client.hlen(key)
-            _live_entries(ctx, backend, tag)
-            dropped += (before - backend.client.hlen(key)) // 2
+            dropped += _live_entries(ctx, backend, tag)[1]
     return dropped
 
 
@@ -395,8 +453,7 @@ def stats(interface: HybridSessionInterface, app: Flask) -> dict[str, int]:
                 counts["revoked"] += 1
             elif rest.endswith(b":i"):
                 counts["indexed_users"] += 1
-                fields = t.cast(list[bytes], backend.client.hkeys(key))
-                sids = [f.decode() for f in fields if not f.endswith(b":ls")]
+                sids = index_sids(t.cast(list[bytes], backend.client.hkeys(key)))
                 pipe = backend.client.pipeline(transaction=False)
                 for sid in sids:
                     # In Redis, or ended: either way not a live jwt session.

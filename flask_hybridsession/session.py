@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import typing as t
 
 from flask.sessions import NullSession
@@ -16,8 +17,14 @@ Origin = t.Literal["none", "jwt", "server"]
 Transport = t.Literal["cookie", "header"]
 
 
+#: What every sid looks like: 16 bytes in unpadded base64url, so 22
+#: characters of ``A-Z a-z 0-9 - _`` whose last one carries 2 bits only. A sid
+#: may begin with ``-``.
+SID_FORMAT: t.Final = re.compile(r"[A-Za-z0-9_-]{21}[AQgw]")
+
+
 def new_sid() -> str:
-    """A fresh session id: 128 random bits, base64url, 22 characters."""
+    """A fresh session id: 128 random bits, base64url, 22 characters (:data:`SID_FORMAT`)."""
     return b64encode(os.urandom(16))
 
 

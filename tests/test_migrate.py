@@ -7,6 +7,7 @@ accept_flask_session_cookies.
 
 from __future__ import annotations
 
+import json
 import pickle
 import typing as t
 
@@ -188,6 +189,38 @@ def test_pickle_is_refused_and_never_loaded(rdb: redis.Redis, make_login_app: Ap
     client = app.test_client()
     client.set_cookie("session", sid)
     assert client.get("/get/k").json["new"] is True
+
+
+def test_json_summary(rdb: redis.Redis, make_login_app: AppFactory) -> None:
+    old_session(flask_session_app(rdb), "/set/k/v")
+    old_session(flask_session_app(rdb), "/set/k/w", "/login/alice")
+    sid = "P" * 43
+    rdb.set(f"session:{sid}", pickle.dumps({"k": "v"}), ex=600)
+    rdb.set(f"session:{'E' * 43}", b"\x81\xaa_permanent\xc3", ex=600)  # {"_permanent": True}
+    app = new_app(make_login_app)
+    counts = {
+        "migrated": 2,
+        "skipped": 1,
+        "skipped_by_reason": {"empty": 1},
+        "refused": 1,
+        "refused_by_reason": {"a pickle (Flask-Session before 0.7)": 1},
+    }
+
+    dry = run(app, "--dry-run", "--json")
+    assert dry.exit_code == 1
+    summary = json.loads(dry.stdout)
+    assert summary == {**counts, "dry_run": True, "refusals": summary["refusals"]}
+    [refusal] = summary["refusals"]
+    assert "never unpickled" in refusal and sid not in dry.output
+
+    result = run(app, "--json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == {**counts, "dry_run": False, "refusals": [refusal]}
+    again = json.loads(run(app, "--json").stdout)
+    assert (again["migrated"], again["skipped_by_reason"]) == (
+        0,
+        {"already migrated": 2, "empty": 1},
+    )
 
 
 def test_an_unmigrated_old_cookie_opens_a_fresh_session(make_login_app: AppFactory) -> None:

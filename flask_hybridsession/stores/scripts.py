@@ -147,8 +147,10 @@ return 0
 )
 
 # The user's keys share the hash tag {u:<tag>}: index (hash) and generation.
-# The index holds, per sid, '<sid>' -> sealed SessionInfo and '<sid>:ls' ->
-# last seen (ms, in clear so the touch below can rate-limit itself).
+# The index holds, per sid, '<sid>' -> sealed SessionInfo, '<sid>:ls' ->
+# last seen (ms, in clear so the touch below can rate-limit itself) and
+# '<sid>:d' -> the sealed device of its login (user agent, IP; sealed under
+# the user, not the sid, so a rotation hands it on as it is).
 
 # Lua functions of the user scripts. generation_of: a GET reply (under
 # pcall) as a user's generation: 0 when the key is missing, nil when it holds
@@ -173,7 +175,9 @@ end
 
 #: KEYS: index, generation. ARGV: sid, sealed info, now, deadline, old sid
 #: ('' none), user tag, how long (ms) the generation key must live at least
-#: (remember-me cookies check it for as long as they live).
+#: (remember-me cookies check it for as long as they live), and the sealed
+#: device: set at a login; '' (or absent) keeps the sid's stored device (a
+#: move between the token and Redis) or takes the old sid's (a rotation).
 #: Indexes a session at login; keeps the generation key alive at least as
 #: long as the session, so a bump can never be forgotten while a token that
 #: predates it is valid. Returns the user's generation. Garbage is no outage:
@@ -190,8 +194,13 @@ local ttl = deadline - now
 if ttl <= 0 then return 0 end
 local kind = redis.call('TYPE', KEYS[1]).ok
 if kind ~= 'hash' and kind ~= 'none' then redis.call('DEL', KEYS[1]) end
-if ARGV[5] ~= '' then redis.call('HDEL', KEYS[1], ARGV[5], ARGV[5] .. ':ls') end
+local device = ARGV[8] or ''
+if ARGV[5] ~= '' then
+  if device == '' then device = redis.call('HGET', KEYS[1], ARGV[5] .. ':d') or '' end
+  redis.call('HDEL', KEYS[1], ARGV[5], ARGV[5] .. ':ls', ARGV[5] .. ':d')
+end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], ARGV[1] .. ':ls', ARGV[3])
+if device ~= '' then redis.call('HSET', KEYS[1], ARGV[1] .. ':d', device) end
 if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
 local gen = redis.pcall('GET', KEYS[2])
 if not generation_of(gen) then gen = restart_generation(KEYS[2]) end
@@ -278,7 +287,7 @@ USER_DROP: t.Final = Script(
     "user_drop",
     """
 if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return 0 end
-return redis.call('HDEL', KEYS[1], ARGV[1], ARGV[1] .. ':ls')
+return redis.call('HDEL', KEYS[1], ARGV[1], ARGV[1] .. ':ls', ARGV[1] .. ':d')
 """,
 )
 
