@@ -40,4 +40,6 @@ autodoc_default_options = {"members": True}
 
 html_theme = "furo"
 html_title = f"flask-hybridsession {release}"
-html_static_path: list[str] = []
+# hybrid.css lays out the configuration reference (docs/_ext/hybrid_docs.py).
+html_static_path = ["_static"]
+html_css_files = ["hybrid.css"]

@@ -379,3 +379,28 @@ def test_migrating_from_flask_jwt_extended(redis_url: str, mode: dict[str, t.Any
     if mode.get("HYBRID_SESSION_REVOCATION", True):
         # Without revocation a copied token stays valid until its exp.
         assert client.get("/api/me", headers=bearer).status_code == 401
+
+
+def test_the_demo_port_and_the_development_set_up_are_documented() -> None:
+    shop = (DOCS / "example-shop.md").read_text()
+    assert "PORT=8000 make demo" in shop and "http://127.0.0.1:5000" in shop
+    assert "PORT=8000 make demo" in (DOCS / "quickstart.md").read_text()
+    development = (DOCS / "development.md").read_text()
+    for needed in ("uv.lock", "make lock", "make matrix", "3.11, 3.12 and 3.13", "6.2 and 7.x"):
+        assert needed in development, needed
+
+
+def test_the_configuration_reference_lists_every_key() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("hybrid_docs", DOCS / "_ext" / "hybrid_docs.py")
+    assert spec is not None and spec.loader is not None
+    extension = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(extension)
+    # A definition list, not a table: readable at any width (docs/_static/hybrid.css).
+    [listing] = extension.ConfigTable.run(None)  # run() reads no directive state
+    assert type(listing).__name__ == "definition_list"
+    assert "hybrid-config" in listing["classes"]
+    terms = [item[0] for item in listing.children]
+    # Each key keeps its anchor: configuration.html#hybrid-session-mode.
+    assert [term["ids"][0] for term in terms] == [key.lower().replace("_", "-") for key in DEFAULTS]

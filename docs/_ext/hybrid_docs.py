@@ -1,7 +1,7 @@
 """Directives generated from the code, so the docs cannot drift from it.
 
-- ``hybrid-config``: the table of every ``HYBRID_SESSION_*`` key, its default
-  and its description, from :data:`flask_hybridsession.config.DEFAULTS` and
+- ``hybrid-config``: every ``HYBRID_SESSION_*`` key, its default and its
+  description, as a definition list, from :data:`flask_hybridsession.config.DEFAULTS` and
   :data:`~flask_hybridsession.config.DESCRIPTIONS`.
 - ``hybrid-cli``: the ``--help`` of every ``flask hybrid-session`` command.
 - ``benchmarks-figure``: the chart ``make bench`` draws, once
@@ -44,39 +44,31 @@ def inline(text: str) -> list[nodes.Node]:
     return parts
 
 
-def _row(*cells: list[nodes.Node]) -> nodes.row:
-    row = nodes.row()
-    for content in cells:
-        entry = nodes.entry()
-        entry += nodes.paragraph("", "", *content)
-        row += entry
-    return row
-
-
 class ConfigTable(Directive):
-    """``hybrid-config``: key, default and description of every setting."""
+    """``hybrid-config``: key, default and description of every setting.
+
+    A definition list rather than a table: the descriptions hold long code
+    (the Redis URL grammar) that a three-column table cannot fit in furo's
+    content width, so the table scrolled sideways at 1280 px. Each key is a
+    term with its default beside it, and the description gets the full width.
+    ``docs/_static/hybrid.css`` styles it.
+    """
 
     has_content = False
 
     def run(self) -> list[nodes.Node]:
-        table = nodes.table(classes=["hybrid-config"])
-        group = nodes.tgroup(cols=3)
-        table += group
-        for width in (30, 15, 55):
-            group += nodes.colspec(colwidth=width)
-        head = nodes.thead()
-        head += _row([nodes.Text("key")], [nodes.Text("default")], [nodes.Text("meaning")])
-        group += head
-        body = nodes.tbody()
+        listing = nodes.definition_list(classes=["hybrid-config"])
         for key, default in DEFAULTS.items():
             text = format_default(default)
-            body += _row(
-                [nodes.literal(key, key, ids=[nodes.make_id(key)])],
-                [nodes.literal(text, text)],
-                inline(DESCRIPTIONS[key]),
+            term = nodes.term("", "", ids=[nodes.make_id(key)])
+            term += nodes.literal(key, key)
+            term += nodes.inline(
+                "", "", nodes.Text("default "), nodes.literal(text, text), classes=["default"]
             )
-        group += body
-        return [table]
+            definition = nodes.definition()
+            definition += nodes.paragraph("", "", *inline(DESCRIPTIONS[key]))
+            listing += nodes.definition_list_item("", term, definition)
+        return [listing]
 
 
 class CliHelp(Directive):
