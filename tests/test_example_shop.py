@@ -58,6 +58,31 @@ def test_catalog_and_product_pages(shop: Flask, mode: str) -> None:
     assert client.get("/product/99").status_code == 404
 
 
+#: Emoji and pictographs: empty boxes on a machine without an emoji font.
+EMOJI = re.compile("[\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff]")
+SVG = re.compile(r'<svg class="icon" data-icon="([a-z]+)" viewBox="0 0 32 32"[^>]*>(.*?)</svg>')
+
+
+def test_product_icons_are_inline_svg_not_emoji(shop: Flask) -> None:
+    client = shop.test_client()
+    add(client, 3)
+    pages = {path: client.get(path).text for path in ("/", "/product/3", "/cart", "/login")}
+    for path, page in pages.items():
+        assert not EMOJI.search(page), path
+        # No image files, no external icon sets: the drawing is in the page.
+        assert "<img" not in page and "xlink:href" not in page and "<use" not in page
+        brand = page.split('class="brand"')[1].split("</a>")[0]
+        assert 'data-icon="cart"' in brand and "Corner Shop" in brand
+    catalog = [m.group(1) for m in SVG.finditer(pages["/"]) if m.group(1) != "cart"]
+    assert len(catalog) == 12 and len(set(catalog)) == 12  # one drawing per product
+    for match in SVG.finditer(pages["/"]):
+        assert "<path" in match.group(2) or "<rect" in match.group(2)
+    assert 'role="img" aria-label="Sourdough loaf"' in pages["/product/3"]
+    assert 'data-icon="bread"' in pages["/product/3"]
+    line = pages["/cart"].split('data-testid="line-3"')[1].split("</tr>")[0]
+    assert 'data-icon="bread"' in line and 'aria-hidden="true"' in line
+
+
 def test_cart_add_update_remove_and_totals(shop: Flask) -> None:
     client = shop.test_client()
     add(client, 1, 2)  # 2 x 24.90
