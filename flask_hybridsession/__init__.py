@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from .admin import SessionInfo as SessionInfo
 from .errors import ConfigurationError as ConfigurationError
 from .errors import HybridSessionError as HybridSessionError
 from .errors import SessionTooLarge as SessionTooLarge
 from .errors import StoreUnavailable as StoreUnavailable
 from .extension import HybridSession as HybridSession
-from .revocation import SessionInfo as SessionInfo
 from .session import HybridSessionData as HybridSessionData
 
 #: The package's version, the one place it is written: pyproject.toml reads it

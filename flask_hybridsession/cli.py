@@ -34,15 +34,16 @@ from flask.cli import AppGroup
 from redis.cluster import RedisCluster
 from redis.sentinel import SentinelConnectionPool
 
-from . import revocation
+from . import admin
 from .errors import HybridSessionError
 from .errors import StoreUnavailable
-from .extension import real_app
 from .interface import HybridSessionInterface
+from .interface import real_app
+from .interface import serving
 from .migrate import migrate_command
 from .session import SID_FORMAT
-from .stores import cookie
-from .stores import redis as server
+from .stores import jwt as jwt_store
+from .stores import server
 
 cli = AppGroup("hybrid-session", help="Inspect and revoke flask-hybridsession sessions.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -68,8 +69,8 @@ class SidCommand(click.Command):
 
 
 def _interface() -> HybridSessionInterface:
-    found = current_app.session_interface
-    if not isinstance(found, HybridSessionInterface):
+    found = serving(current_app)
+    if found is None:
         raise click.ClickException("HybridSession(app) is not set up on this app.")
     return found
 
@@ -105,7 +106,7 @@ def _sid(value: str) -> None:
     shown = "`flask hybrid-session sessions USER_ID` lists them"
     if not value.strip():
         raise click.ClickException(f"SID is empty; {shown}.")
-    if server.TOKEN_FORMAT.fullmatch(value) or cookie.TOKEN_FORMAT.fullmatch(value):
+    if server.TOKEN_FORMAT.fullmatch(value) or jwt_store.TOKEN_FORMAT.fullmatch(value):
         raise click.ClickException(
             "SID looks like a session credential (a cookie or bearer token), not a sid;"
             f" it was not used. Never paste credentials: {shown}."
@@ -159,7 +160,7 @@ def sessions_command(user_id: str, as_json: bool) -> None:
     _user_id(user_id)
     interface = _with_redis("list sessions from")
     with _failures():
-        found = revocation.sessions_for(interface, real_app(), user_id)
+        found = admin.sessions_for(interface, real_app(), user_id)
     rows = [
         {
             "sid": s.sid,
@@ -201,7 +202,7 @@ def revoke_command(sid: str, as_json: bool) -> None:
     _sid(sid)
     interface = _with_redis("revoke sessions in")
     with _failures():
-        ended = revocation.revoke(interface, real_app(), sid)
+        ended = admin.revoke(interface, real_app(), sid)
     _out(
         as_json,
         {"sid": sid, "revoked": ended},
@@ -221,7 +222,7 @@ def revoke_user_command(user_id: str, as_json: bool) -> None:
     _user_id(user_id)
     interface = _with_redis("revoke sessions in")
     with _failures():
-        count = revocation.revoke_user(interface, real_app(), user_id)
+        count = admin.revoke_user(interface, real_app(), user_id)
     _out(
         as_json,
         {"user_id": user_id, "revoked": count},
@@ -236,7 +237,7 @@ def purge_command(as_json: bool) -> None:
     """Drop index entries of sessions that have ended."""
     interface = _with_redis("purge")
     with _failures():
-        dropped = revocation.purge(interface, real_app())
+        dropped = admin.purge(interface, real_app())
     _out(as_json, {"dropped": dropped}, f"Dropped {dropped} stale index entries.")
 
 
@@ -295,7 +296,7 @@ def stats_command(as_json: bool) -> None:
     """
     interface = _interface()
     backend = interface.backend
-    health = revocation.health(interface)
+    health = admin.health(interface)
     figures: dict[str, t.Any] = {
         "source": None if backend is None else redis_location(backend.client),
         "key_prefix": interface.settings.key_prefix,
@@ -306,7 +307,7 @@ def stats_command(as_json: bool) -> None:
     }
     if health["redis"] == "ok":
         with _failures():
-            figures.update(revocation.stats(interface, real_app()))
+            figures.update(admin.stats(interface, real_app()))
     text = "\n".join(
         f"{label}: {'-' if figures[name] is None else figures[name]}"
         for name, label in _STATS_LINES

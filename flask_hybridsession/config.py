@@ -15,6 +15,8 @@ import typing as t
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
+from .redis_url import URL_FORMS
+from .redis_url import url_problem
 
 if t.TYPE_CHECKING:
     import redis
@@ -30,23 +32,6 @@ TRANSPORTS: t.Final = frozenset({"cookie", "header"})
 HMAC_ALGORITHMS: t.Final = ("HS256", "HS384", "HS512")
 ASYMMETRIC_ALGORITHMS: t.Final = ("RS256", "ES256", "EdDSA")
 ALGORITHMS: t.Final = HMAC_ALGORITHMS + ASYMMETRIC_ALGORITHMS
-URL_SCHEMES: t.Final = (
-    "redis",
-    "rediss",
-    "unix",
-    "redis+sentinel",
-    "rediss+sentinel",
-    "redis+cluster",
-    "rediss+cluster",
-)
-#: The accepted forms of ``HYBRID_SESSION_REDIS_URL``, for error messages.
-URL_FORMS: t.Final = (
-    "use redis://, rediss://, unix:// (redis://[user:password@]host[:port][/db],"
-    " unix://[user:password@]/path/to/socket[?db=N]),"
-    " redis+sentinel://[user:password@]h1:p1,h2:p2/service_name[/db][?sentinel_password=...]"
-    " or redis+cluster://[user:password@]h1:p1[,h2:p2...] (rediss+sentinel:// and"
-    " rediss+cluster:// for TLS); percent-encode @ : / ? # in a user name or password."
-)
 #: The shortest budget that still holds an empty session's cookie.
 MIN_COOKIE_BYTES: t.Final = 256
 #: The longest timeout: ten years.
@@ -326,7 +311,6 @@ def load_settings(app: Flask) -> Settings:
     if url is not None:
         if not isinstance(url, str):
             raise ConfigurationError("HYBRID_SESSION_REDIS_URL", "must be a str or None.")
-        from .stores.backend import url_problem
 
         problem = url_problem(url)
         if problem is not None:

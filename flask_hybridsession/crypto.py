@@ -84,7 +84,7 @@ class KeyRing:
     signing: tuple[tuple[str, bytes], ...]
     #: Sign (first) and verify the remember-me companion cookie.
     remember_keys: tuple[bytes, ...]
-    #: Derives the server token that replaces a JWT (see ``stores.redis``).
+    #: Derives the server token that replaces a JWT (see ``stores.server``).
     token_key: bytes
     #: The encryption keys by kid, with their position (0 is current).
     _by_kid: dict[bytes, tuple[int, RingKey]] = dataclasses.field(init=False)

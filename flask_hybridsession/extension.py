@@ -10,20 +10,22 @@ from flask import current_app
 from flask import request
 from flask import session
 
+from . import admin
 from . import login
-from . import revocation
 from .config import check_secret
 from .config import load_settings
 from .embedded import EmbeddedRedis
 from .errors import ConfigurationError
 from .errors import HybridSessionError
 from .interface import HybridSessionInterface
+from .interface import real_app
 from .interface import refuse_when_unavailable
+from .interface import serving
 from .keys import KeyNames
 from .session import HybridSessionData
-from .stores.backend import STORE_ERRORS
-from .stores.backend import RedisBackend
-from .stores.backend import connect
+from .stores.redis_client import STORE_ERRORS
+from .stores.redis_client import RedisBackend
+from .stores.redis_client import connect
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -179,7 +181,7 @@ class HybridSession:
 
         .. versionadded:: 0.1
         """
-        return revocation.health(_interface())
+        return admin.health(_interface())
 
     def logout(self) -> None:
         """Clear the current session and end its token, in every form it was issued.
@@ -205,7 +207,7 @@ class HybridSession:
 
         .. versionadded:: 0.1
         """
-        return revocation.revoke(_interface(), real_app(), sid)
+        return admin.revoke(_interface(), real_app(), sid)
 
     def revoke_user(self, user_id: str | int) -> int:
         """Log ``user_id`` out everywhere: every session and token issued before now.
@@ -217,16 +219,16 @@ class HybridSession:
 
         .. versionadded:: 0.1
         """
-        return revocation.revoke_user(_interface(), real_app(), str(user_id))
+        return admin.revoke_user(_interface(), real_app(), str(user_id))
 
-    def sessions_for(self, user_id: str | int) -> list[revocation.SessionInfo]:
+    def sessions_for(self, user_id: str | int) -> list[admin.SessionInfo]:
         """The user's live sessions, newest activity first; stale index entries are dropped.
 
         :raises StoreUnavailable: Redis is unavailable.
 
         .. versionadded:: 0.1
         """
-        return revocation.sessions_for(_interface(), real_app(), str(user_id))
+        return admin.sessions_for(_interface(), real_app(), str(user_id))
 
     def is_revoked(self, sid: str) -> bool:
         """Whether ``sid`` was ended (by logout, revocation or rotation).
@@ -235,12 +237,12 @@ class HybridSession:
 
         .. versionadded:: 0.1
         """
-        return revocation.is_revoked(_interface(), sid)
+        return admin.is_revoked(_interface(), sid)
 
 
 def _interface() -> HybridSessionInterface:
-    found = current_app.session_interface
-    if not isinstance(found, HybridSessionInterface):
+    found = serving(current_app)
+    if found is None:
         raise RuntimeError("HybridSession(app) has not been set up on the current app.")
     return found
 
@@ -262,8 +264,3 @@ def release(client: t.Any, keepalive: t.Any) -> None:
     client.close()
     if isinstance(keepalive, EmbeddedRedis):
         keepalive.release()
-
-
-def real_app() -> Flask:
-    """The current app itself, not the proxy: signal receivers filter on the sender."""
-    return t.cast("Flask", current_app._get_current_object())  # type: ignore[attr-defined]

@@ -26,17 +26,17 @@ from .crypto import KeyRingCache
 from .crypto import log_id
 from .crypto import to_bytes
 from .errors import StoreUnavailable
-from .revocation import NamingKey
 from .serialization import SessionSerializer
 from .session import HybridSessionData
 from .session import SessionState
 from .session import UnavailableSession
-from .stores import cookie
-from .stores import redis as server
+from .stores import jwt as jwt_store
+from .stores import server
 from .stores.auto import AutoStore
-from .stores.backend import STORE_ERRORS
 from .stores.base import Context
 from .stores.base import Issue
+from .stores.naming import NamingKey
+from .stores.redis_client import STORE_ERRORS
 from .tokens import TokenCodec
 from .tokens import VerifiedTokens
 
@@ -47,9 +47,9 @@ if t.TYPE_CHECKING:
     from flask.sessions import SessionMixin
 
     from .config import Settings
-    from .stores.backend import RedisBackend
     from .stores.base import Loader
     from .stores.base import Store
+    from .stores.redis_client import RedisBackend
 
 logger = logging.getLogger("flask_hybridsession")
 security_log = logging.getLogger("flask_hybridsession.security")
@@ -93,7 +93,7 @@ class HybridSessionInterface(SessionInterface):
         #: Names the user keys in Redis.
         self.naming = NamingKey(settings.naming_key)
         self.server_store = server.ServerStore(backend)
-        self.jwt_store = cookie.JwtStore(
+        self.jwt_store = jwt_store.JwtStore(
             TokenCodec(settings), backend, self.server_store, VerifiedTokens(settings.token_cache)
         )
         stores: dict[str, Store] = {
@@ -213,7 +213,7 @@ class HybridSessionInterface(SessionInterface):
             return None
         if server.TOKEN_FORMAT.fullmatch(credential):
             return self.server_store
-        if cookie.TOKEN_FORMAT.fullmatch(credential):
+        if jwt_store.TOKEN_FORMAT.fullmatch(credential):
             return self.jwt_store
         return None
 
@@ -431,3 +431,14 @@ def refuse_when_unavailable() -> None:
     if cause is not None:
         interface = t.cast(HybridSessionInterface, current_app.session_interface)
         raise StoreUnavailable(interface.settings.retry_after, cause=cause)
+
+
+def serving(app: Flask) -> HybridSessionInterface | None:
+    """The extension's interface on ``app``, or None where HybridSession is not set up."""
+    found = app.session_interface
+    return found if isinstance(found, HybridSessionInterface) else None
+
+
+def real_app() -> Flask:
+    """The current app itself, not the proxy: signal receivers filter on the sender."""
+    return t.cast("Flask", current_app._get_current_object())  # type: ignore[attr-defined]

@@ -20,7 +20,6 @@ import hmac
 import json
 import typing as t
 
-from flask import current_app
 from flask import request
 from flask import session
 
@@ -38,10 +37,8 @@ COMPANION_SUFFIX: t.Final = "_hs"
 
 
 def _current() -> HybridSessionData | None:
-    from .interface import HybridSessionInterface
-
-    if not isinstance(current_app.session_interface, HybridSessionInterface):
-        return None
+    # Only our interface opens a HybridSessionData: another app's session is
+    # another class, so this also tells whether the extension serves the app.
     current = session._get_current_object()  # type: ignore[attr-defined]
     return current if isinstance(current, HybridSessionData) else None
 

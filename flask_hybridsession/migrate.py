@@ -43,9 +43,10 @@ from werkzeug.http import parse_cookie
 from .crypto import DecryptError
 from .errors import ConfigurationError
 from .interface import HybridSessionInterface
+from .interface import serving
 from .session import HybridSessionData
 from .session import SessionState
-from .stores.backend import STORE_ERRORS
+from .stores.redis_client import STORE_ERRORS
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse
@@ -161,8 +162,8 @@ class Summary:
 
 
 def _interface(app: Flask) -> HybridSessionInterface:
-    found = app.session_interface
-    if not isinstance(found, HybridSessionInterface) or found.backend is None:
+    found = serving(app)
+    if found is None or found.backend is None:
         raise ConfigurationError(
             "HYBRID_SESSION_REVOCATION",
             "is off in jwt mode, so there is no Redis to migrate Flask-Session sessions"

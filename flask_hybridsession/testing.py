@@ -39,6 +39,7 @@ from flask import session as current_session
 from . import login as login_wiring
 from .interface import TOKEN_HEADER
 from .interface import HybridSessionInterface
+from .interface import serving
 from .keys import KeyNames
 from .session import HybridSessionData
 
@@ -72,8 +73,8 @@ def interface(app: Flask) -> HybridSessionInterface:
 
     :raises TypeError: the extension is not set up on ``app``.
     """
-    found = app.session_interface
-    if not isinstance(found, HybridSessionInterface):
+    found = serving(app)
+    if found is None:
         raise TypeError("HybridSession(app) has not been set up on this app.")
     return found
 

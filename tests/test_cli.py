@@ -10,11 +10,11 @@ from click.testing import Result
 from flask import Flask
 from flask.testing import FlaskClient
 
-from flask_hybridsession import revocation
 from flask_hybridsession import session as session_module
 from flask_hybridsession.cli import cli
 from flask_hybridsession.cli import redis_location
 from flask_hybridsession.session import new_sid
+from flask_hybridsession.stores import lifecycle
 
 from .conftest import AppFactory
 from .conftest import RedisServer
@@ -134,7 +134,7 @@ def test_revoke_ends_a_live_session_whose_sid_begins_with_a_dash(
     # Make every sid drawn one of the 1 in 64 (a new session's, a rotation's).
     dashed = lambda: "-" + new_sid()[1:]  # noqa: E731
     monkeypatch.setattr(session_module, "new_sid", dashed)
-    monkeypatch.setattr(revocation, "new_sid", dashed)
+    monkeypatch.setattr(lifecycle, "new_sid", dashed)
     app = make_login_app(mode)
     client = _login(app, "alice", "Firefox")
     sid = client.get("/get/x").json["sid"]

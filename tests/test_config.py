@@ -297,7 +297,7 @@ def test_asymmetric_sessions_work_and_rotate_by_kid(algorithm: str) -> None:
 
 
 def test_multi_host_urls_are_read() -> None:
-    from flask_hybridsession.stores.backend import parse_multi_host
+    from flask_hybridsession.redis_url import parse_multi_host
 
     sentinel = parse_multi_host(
         "rediss+sentinel://u:p%40ss@h1:26379,[::1]:26380/mymaster/2?sentinel_password=sp"

@@ -13,7 +13,7 @@ from flask_hybridsession import ConfigurationError
 from flask_hybridsession import SessionTooLarge
 from flask_hybridsession.crypto import build_keyring
 from flask_hybridsession.keys import KeyNames
-from flask_hybridsession.stores.backend import RedisBackend
+from flask_hybridsession.stores.redis_client import RedisBackend
 
 from .conftest import SECRET
 from .conftest import AppFactory

@@ -15,8 +15,8 @@ import typing as t
 from ..errors import SessionTooLarge
 from .base import Context
 from .base import Issue
-from .cookie import JwtStore
-from .redis import ServerStore
+from .jwt import JwtStore
+from .server import ServerStore
 
 if t.TYPE_CHECKING:
     from ..session import HybridSessionData

@@ -11,7 +11,7 @@ if t.TYPE_CHECKING:
     from ..serialization import SessionSerializer
     from ..session import HybridSessionData
     from ..session import SessionState
-    from .backend import RedisBackend
+    from .redis_client import RedisBackend
 
 
 @dataclasses.dataclass(slots=True)

@@ -15,11 +15,6 @@ import re
 import typing as t
 
 from ..errors import SessionTooLarge
-from ..revocation import apply_meta
-from ..revocation import begin_save
-from ..revocation import end_ops
-from ..revocation import index_ops
-from ..revocation import meta_of
 from ..session import HybridSessionData
 from ..session import SessionState
 from ..session import new_sid
@@ -29,12 +24,17 @@ from ..tokens import Verified
 from ..tokens import VerifiedTokens
 from ..tokens import b64decode
 from ..tokens import b64encode
-from .backend import REVOKED
-from .backend import STORE_ERRORS
-from .backend import RedisBackend
 from .base import Context
 from .base import Issue
-from .redis import ServerStore
+from .lifecycle import apply_meta
+from .lifecycle import begin_save
+from .lifecycle import end_ops
+from .lifecycle import index_ops
+from .lifecycle import meta_of
+from .redis_client import REVOKED
+from .redis_client import STORE_ERRORS
+from .redis_client import RedisBackend
+from .server import ServerStore
 
 security_log = logging.getLogger("flask_hybridsession.security")
 

@@ -18,18 +18,18 @@ import typing as t
 from ..crypto import field_name
 from ..crypto import token_hash
 from ..errors import HybridSessionError
-from ..revocation import apply_meta
-from ..revocation import begin_save
-from ..revocation import end_ops
-from ..revocation import index_ops
-from ..revocation import meta_of
 from ..session import HybridSessionData
 from ..session import SessionState
 from ..tokens import b64decode
 from ..tokens import b64encode
-from .backend import RedisBackend
 from .base import Context
 from .base import Issue
+from .lifecycle import apply_meta
+from .lifecycle import begin_save
+from .lifecycle import end_ops
+from .lifecycle import index_ops
+from .lifecycle import meta_of
+from .redis_client import RedisBackend
 
 TOKEN_FORMAT: t.Final = re.compile(r"v1\.[A-Za-z0-9_-]{64}")
 _META: t.Final = b"m"

@@ -1,9 +1,10 @@
-"""Revocation lists, the per-user index, and what login and logout do to them.
+"""The admin operations: revoke, revoke_user, sessions_for, is_revoked, purge, stats, health.
 
-A sid is ended by a mark (``{s:<sid>}:r``) that lives until the session's
-absolute deadline, so every token the session ever had dies with it and the
-list prunes itself. ``revoke_user`` bumps the user's generation (every jwt
-token from an earlier login dies, listed or not) and ends every indexed sid.
+Outside any request's round-trip budget. A sid is ended by a mark (``{s:<sid>}:r``)
+that lives until the session's absolute deadline, so every token the session ever
+had dies with it and the list prunes itself. ``revoke_user`` bumps the user's
+generation (every jwt token from an earlier login dies, listed or not) and ends
+every indexed sid.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ import contextlib
 import dataclasses
 import datetime
 import logging
-import os
-import threading
 import time
 import typing as t
 
@@ -22,24 +21,18 @@ from .crypto import DecryptError
 from .errors import HybridSessionError
 from .errors import StoreUnavailable
 from .session import SID_FORMAT
-from .session import HybridSessionData
-from .session import SessionState
-from .session import new_sid
-from .stores.backend import STORE_ERRORS
+from .stores.lifecycle import device_owner
+from .stores.redis_client import STORE_ERRORS
 
 if t.TYPE_CHECKING:
     from flask import Flask
 
     from .interface import HybridSessionInterface
-    from .stores.backend import Op
-    from .stores.backend import RedisBackend
     from .stores.base import Context
+    from .stores.redis_client import RedisBackend
 
 logger = logging.getLogger("flask_hybridsession")
 _SID: t.Final = SID_FORMAT
-
-#: Lifetime of the stored naming key, refreshed by every process that loads it.
-NAMING_KEY_TTL_MS: t.Final = 400 * 24 * 3600 * 1000
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -68,184 +61,6 @@ def utc(ms: int) -> datetime.datetime:
 
 
 # What every store keeps about a session beside its data.
-
-
-def meta_of(state: SessionState) -> dict[str, t.Any]:
-    """The session's metadata as stored (sealed) with it."""
-    meta: dict[str, t.Any] = {"c": state.created}
-    if state.pinned:
-        meta["p"] = 1
-    if state.user_id is not None:
-        meta.update(u=state.user_id, ut=state.user_tag, g=state.user_gen)
-    return meta
-
-
-def apply_meta(state: SessionState, meta: dict[str, t.Any]) -> None:
-    """Fill ``state`` from stored metadata.
-
-    :raises ValueError: the metadata is not ours.
-    """
-    created, user = meta["c"], meta.get("u")
-    if not isinstance(created, int):
-        raise ValueError("bad created")
-    state.created = created
-    state.pinned = meta.get("p") == 1
-    if user is not None:
-        tag, gen = meta.get("ut"), meta.get("g")
-        if not isinstance(user, str) or not isinstance(tag, str | None) or not isinstance(gen, int):
-            raise ValueError("bad user")
-        state.user_id, state.user_tag, state.user_gen = user, tag, gen
-
-
-# The lifecycle steps the stores run at save.
-
-
-def begin_save(ctx: Context, session: HybridSessionData, now: int) -> list[Op]:
-    """Apply a pending rotation, login or logout to ``session``'s state.
-
-    :return: the ops that end the old sid, to send in the save's round trip.
-    """
-    state = session._state
-    backend = ctx.backend
-    ops: list[Op] = []
-    if state.origin == "none":
-        state.created = now
-        state.sid = session.sid  # a new session gets its id now
-    if state.rotate and state.origin != "none":
-        if backend is not None:
-            ops.append(backend.end(session.sid, ctx.mark_ttl_ms(state.created)))
-            same_user = not state.logout and state.login in (None, state.user_id)
-            if state.user_tag and not same_user:
-                # Leaving the user's index. A rotation that stays with the
-                # user (regenerate(), a login again) is re-indexed by
-                # index_ops, whose script drops the old sid and hands its
-                # device on to the new one.
-                ops.append(backend.user_drop(state.user_tag, session.sid))
-        state.old_sid = session.sid
-        state.sid = new_sid()
-    if state.login is not None:
-        # The absolute clock restarts at login; regenerate() keeps it.
-        state.user_id, state.user_tag, state.user_gen = state.login, state.login_tag, 0
-        state.created = now
-    elif state.logout:
-        state.user_id = state.user_tag = None
-        state.user_gen = 0
-    return ops
-
-
-def index_ops(ctx: Context, state: SessionState, mode: str) -> list[Op]:
-    """Index the session under its user (login, rotation, or a move between stores).
-
-    The reply of the second op is the user's generation.
-    """
-    backend = ctx.backend
-    if backend is None or state.user_tag is None or state.sid is None:
-        return []
-    deadline = ctx.deadline(state.created)
-    info = {"c": state.created, "m": mode}
-    sealed = ctx.ring.seal(state.sid, b"index", ctx.serializer.dump_bytes(info))
-    index = backend.user_login(
-        state.user_tag,
-        state.sid,
-        sealed,
-        now_ms=ctx.now_ms,
-        deadline_ms=deadline * 1000,
-        old_sid=state.old_sid or "",
-        keep_ms=ctx.keep_generation_ms,
-    )
-    # The device (the login request's client) goes in the script's last
-    # argument: sealed at a login; empty otherwise, so the script keeps the
-    # stored one (a move between the token and Redis, a mode switch) or hands
-    # the old sid's on to the new one (regenerate()).
-    index = dataclasses.replace(index, args=(*index.args, _device(ctx, state)))
-    return [
-        backend.user_mark(state.sid, state.user_tag, ctx.mark_ttl_ms(state.created)),
-        index,
-    ] + (
-        # The naming key lives as long as it names keys.
-        [backend.touch(backend.names.naming_key, NAMING_KEY_TTL_MS)]
-        if ctx.settings.naming_key is None
-        else []
-    )
-
-
-def _device(ctx: Context, state: SessionState) -> bytes:
-    """The sealed device of a login (``b""`` when the save is no login).
-
-    Sealed under the user's tag, not the sid, so that a rotation can hand it
-    on to the new sid inside the script, with no extra round trip and nothing
-    added to the token.
-    """
-    if state.login is None or state.user_tag is None:
-        return b""
-    device = {"ua": state.user_agent, "ip": state.ip}
-    return ctx.ring.seal(
-        _device_owner(state.user_tag), b"device", ctx.serializer.dump_bytes(device)
-    )
-
-
-def _device_owner(tag: str) -> str:
-    return "u:" + tag
-
-
-def end_ops(ctx: Context, state: SessionState) -> list[Op]:
-    """End the session for good (cleared, logged out)."""
-    backend = ctx.backend
-    if backend is None or state.sid is None:
-        return []
-    ops = [backend.end(state.sid, ctx.mark_ttl_ms(state.created))]
-    if state.user_tag:
-        ops.append(backend.user_drop(state.user_tag, state.sid))
-    return ops
-
-
-class NamingKey:
-    """The key that names user keys: configured, or generated once and kept in Redis.
-
-    It is not derived from ``SECRET_KEY``, so a rotation never renames a key.
-    """
-
-    def __init__(self, configured: bytes | None) -> None:
-        self._key = configured
-        self._lock = threading.Lock()
-
-    @property
-    def cached(self) -> bytes | None:
-        return self._key
-
-    def load(self, ctx: Context) -> bytes:
-        """The naming key; one round trip the first time a process needs it.
-
-        :raises redis.RedisError: Redis is unavailable.
-        """
-        if self._key is not None:
-            return self._key
-        backend = ctx.backend
-        if backend is None:  # pragma: no cover - callers check for Redis first
-            raise RuntimeError("the naming key needs Redis")
-        candidate = ctx.ring.seal("", b"naming-key", os.urandom(32))
-        [stored] = backend.run([backend.naming_key(candidate, NAMING_KEY_TTL_MS)])
-        try:
-            key, current = ctx.ring.open("", b"naming-key", stored)
-        except DecryptError:
-            # Sealed under a key no longer in the ring: names made with it are
-            # lost either way; start a new one.
-            backend.client.delete(backend.names.naming_key)
-            [stored] = backend.run([backend.naming_key(candidate, NAMING_KEY_TTL_MS)])
-            key, current = ctx.ring.open("", b"naming-key", stored)
-        if not current:
-            # Re-seal under the current key before the retired one is dropped.
-            backend.client.set(
-                backend.names.naming_key,
-                ctx.ring.seal("", b"naming-key", key),
-                px=NAMING_KEY_TTL_MS,
-            )
-        with self._lock:
-            self._key = key
-        return key
-
-    def tag(self, ctx: Context, backend: RedisBackend, user_id: str) -> str:
-        return backend.names.user_tag(self.load(ctx), user_id)
 
 
 # The public operations (HybridSession.revoke & co.), outside the request budget.
@@ -352,7 +167,7 @@ def _device_of(
     blob = entries.get(f"{sid}:d".encode())
     if blob is not None:
         try:
-            plaintext, _ = ctx.ring.open(_device_owner(tag), b"device", blob)
+            plaintext, _ = ctx.ring.open(device_owner(tag), b"device", blob)
             device = ctx.serializer.loads(plaintext)
             agent, address = device["ua"], device["ip"]
         except (DecryptError, ValueError, KeyError, TypeError):

@@ -1,0 +1,155 @@
+"""What every store does around a save: the session's bookkeeping, rotation, the user index.
+
+``meta_of``/``apply_meta`` carry the bookkeeping (created, user, salt...) in and out of
+a store; ``begin_save`` rotates the sid where a login or ``regenerate()`` asked for it and
+ends the old one; ``index_ops`` files a logged-in session under its user (with the device
+of its login); ``end_ops`` ends a session for good. Each returns the ops to send in the
+save's own round trip.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import typing as t
+
+from ..session import HybridSessionData
+from ..session import SessionState
+from ..session import new_sid
+from .naming import NAMING_KEY_TTL_MS
+
+if t.TYPE_CHECKING:
+    from .base import Context
+    from .redis_client import Op
+
+logger = logging.getLogger("flask_hybridsession")
+
+
+# What every store keeps about a session beside its data.
+
+
+def meta_of(state: SessionState) -> dict[str, t.Any]:
+    """The session's metadata as stored (sealed) with it."""
+    meta: dict[str, t.Any] = {"c": state.created}
+    if state.pinned:
+        meta["p"] = 1
+    if state.user_id is not None:
+        meta.update(u=state.user_id, ut=state.user_tag, g=state.user_gen)
+    return meta
+
+
+def apply_meta(state: SessionState, meta: dict[str, t.Any]) -> None:
+    """Fill ``state`` from stored metadata.
+
+    :raises ValueError: the metadata is not ours.
+    """
+    created, user = meta["c"], meta.get("u")
+    if not isinstance(created, int):
+        raise ValueError("bad created")
+    state.created = created
+    state.pinned = meta.get("p") == 1
+    if user is not None:
+        tag, gen = meta.get("ut"), meta.get("g")
+        if not isinstance(user, str) or not isinstance(tag, str | None) or not isinstance(gen, int):
+            raise ValueError("bad user")
+        state.user_id, state.user_tag, state.user_gen = user, tag, gen
+
+
+# The lifecycle steps the stores run at save.
+
+
+def begin_save(ctx: Context, session: HybridSessionData, now: int) -> list[Op]:
+    """Apply a pending rotation, login or logout to ``session``'s state.
+
+    :return: the ops that end the old sid, to send in the save's round trip.
+    """
+    state = session._state
+    backend = ctx.backend
+    ops: list[Op] = []
+    if state.origin == "none":
+        state.created = now
+        state.sid = session.sid  # a new session gets its id now
+    if state.rotate and state.origin != "none":
+        if backend is not None:
+            ops.append(backend.end(session.sid, ctx.mark_ttl_ms(state.created)))
+            same_user = not state.logout and state.login in (None, state.user_id)
+            if state.user_tag and not same_user:
+                # Leaving the user's index. A rotation that stays with the
+                # user (regenerate(), a login again) is re-indexed by
+                # index_ops, whose script drops the old sid and hands its
+                # device on to the new one.
+                ops.append(backend.user_drop(state.user_tag, session.sid))
+        state.old_sid = session.sid
+        state.sid = new_sid()
+    if state.login is not None:
+        # The absolute clock restarts at login; regenerate() keeps it.
+        state.user_id, state.user_tag, state.user_gen = state.login, state.login_tag, 0
+        state.created = now
+    elif state.logout:
+        state.user_id = state.user_tag = None
+        state.user_gen = 0
+    return ops
+
+
+def index_ops(ctx: Context, state: SessionState, mode: str) -> list[Op]:
+    """Index the session under its user (login, rotation, or a move between stores).
+
+    The reply of the second op is the user's generation.
+    """
+    backend = ctx.backend
+    if backend is None or state.user_tag is None or state.sid is None:
+        return []
+    deadline = ctx.deadline(state.created)
+    info = {"c": state.created, "m": mode}
+    sealed = ctx.ring.seal(state.sid, b"index", ctx.serializer.dump_bytes(info))
+    index = backend.user_login(
+        state.user_tag,
+        state.sid,
+        sealed,
+        now_ms=ctx.now_ms,
+        deadline_ms=deadline * 1000,
+        old_sid=state.old_sid or "",
+        keep_ms=ctx.keep_generation_ms,
+    )
+    # The device (the login request's client) goes in the script's last
+    # argument: sealed at a login; empty otherwise, so the script keeps the
+    # stored one (a move between the token and Redis, a mode switch) or hands
+    # the old sid's on to the new one (regenerate()).
+    index = dataclasses.replace(index, args=(*index.args, _device(ctx, state)))
+    return [
+        backend.user_mark(state.sid, state.user_tag, ctx.mark_ttl_ms(state.created)),
+        index,
+    ] + (
+        # The naming key lives as long as it names keys.
+        [backend.touch(backend.names.naming_key, NAMING_KEY_TTL_MS)]
+        if ctx.settings.naming_key is None
+        else []
+    )
+
+
+def _device(ctx: Context, state: SessionState) -> bytes:
+    """The sealed device of a login (``b""`` when the save is no login).
+
+    Sealed under the user's tag, not the sid, so that a rotation can hand it
+    on to the new sid inside the script, with no extra round trip and nothing
+    added to the token.
+    """
+    if state.login is None or state.user_tag is None:
+        return b""
+    device = {"ua": state.user_agent, "ip": state.ip}
+    return ctx.ring.seal(device_owner(state.user_tag), b"device", ctx.serializer.dump_bytes(device))
+
+
+def device_owner(tag: str) -> str:
+    return "u:" + tag
+
+
+def end_ops(ctx: Context, state: SessionState) -> list[Op]:
+    """End the session for good (cleared, logged out)."""
+    backend = ctx.backend
+    if backend is None or state.sid is None:
+        return []
+    ops = [backend.end(state.sid, ctx.mark_ttl_ms(state.created))]
+    if state.user_tag:
+        ops.append(backend.user_drop(state.user_tag, state.sid))
+    return ops
