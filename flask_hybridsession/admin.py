@@ -27,7 +27,7 @@ from .stores.redis_client import STORE_ERRORS
 if t.TYPE_CHECKING:
     from flask import Flask
 
-    from .interface import HybridSessionInterface
+    from .engine import SessionEngine
     from .stores.base import Context
     from .stores.redis_client import RedisBackend
 
@@ -68,36 +68,36 @@ def utc(ms: int) -> datetime.datetime:
 _warned_off: set[str] = set()
 
 
-def _ready(interface: HybridSessionInterface, app: Flask, action: str) -> Context | None:
+def _ready(engine: SessionEngine, app: Flask, action: str) -> Context | None:
     """A context for an operation, or None (with one warning) when revocation is off."""
-    if interface.backend is None:
+    if engine.backend is None:
         if action not in _warned_off:
             _warned_off.add(action)
             logger.warning(
                 "%s does nothing: HYBRID_SESSION_REVOCATION is False in jwt mode.", action
             )
         return None
-    secrets = interface._secrets(app)
+    secrets = engine.secrets(app.config)
     if secrets is None:
         raise HybridSessionError(f"{action} needs SECRET_KEY to be set.")
-    return interface.context(app, secrets, "cookie")
+    return engine.context(app.config, secrets)
 
 
 @contextlib.contextmanager
-def _store(interface: HybridSessionInterface) -> t.Iterator[None]:
+def _store(engine: SessionEngine) -> t.Iterator[None]:
     try:
         yield
     except STORE_ERRORS as exc:
         logger.error("session store unavailable: %s: %s", type(exc).__name__, exc)
-        raise StoreUnavailable(interface.settings.retry_after, cause=type(exc).__name__) from exc
+        raise StoreUnavailable(engine.settings.retry_after, cause=type(exc).__name__) from exc
 
 
-def revoke(interface: HybridSessionInterface, app: Flask, sid: str) -> bool:
-    ctx = _ready(interface, app, "revoke()")
+def revoke(engine: SessionEngine, app: Flask, sid: str) -> bool:
+    ctx = _ready(engine, app, "revoke()")
     if ctx is None or not _SID.fullmatch(sid):
         return False
     backend = t.cast("RedisBackend", ctx.backend)
-    with _store(interface):
+    with _store(engine):
         [(fresh, known, tag)] = backend.run([backend.end(sid, ctx.absolute * 1000 + 1000)])
         if tag:
             backend.run([backend.user_drop(tag.decode(), sid)])
@@ -107,14 +107,14 @@ def revoke(interface: HybridSessionInterface, app: Flask, sid: str) -> bool:
     return ended
 
 
-def revoke_user(interface: HybridSessionInterface, app: Flask, user_id: str) -> int:
-    ctx = _ready(interface, app, "revoke_user()")
+def revoke_user(engine: SessionEngine, app: Flask, user_id: str) -> int:
+    ctx = _ready(engine, app, "revoke_user()")
     if ctx is None:
         return 0
     backend = t.cast("RedisBackend", ctx.backend)
     ttl = ctx.absolute * 1000 + 1000
-    with _store(interface):
-        tag = interface.naming.tag(ctx, backend, user_id)
+    with _store(engine):
+        tag = engine.user_tag(ctx, user_id)
         [flat] = backend.run([backend.user_revoke(tag, max(ttl, ctx.keep_generation_ms))])
         entries = dict(zip(flat[::2], flat[1::2], strict=True))
         sids = index_sids(entries)
@@ -139,13 +139,13 @@ def _alive(ctx: Context, sid: str, sealed: bytes) -> bool:
     return ctx.deadline(created) > int(ctx.now)
 
 
-def sessions_for(interface: HybridSessionInterface, app: Flask, user_id: str) -> list[SessionInfo]:
-    ctx = _ready(interface, app, "sessions_for()")
+def sessions_for(engine: SessionEngine, app: Flask, user_id: str) -> list[SessionInfo]:
+    ctx = _ready(engine, app, "sessions_for()")
     if ctx is None:
         return []
     backend = t.cast("RedisBackend", ctx.backend)
-    with _store(interface):
-        tag = interface.naming.tag(ctx, backend, user_id)
+    with _store(engine):
+        tag = engine.user_tag(ctx, user_id)
         return _live_entries(ctx, backend, tag)[0]
 
 
@@ -225,30 +225,30 @@ def _live_entries(ctx: Context, backend: RedisBackend, tag: str) -> tuple[list[S
     return sorted(found, key=lambda info: info.last_seen, reverse=True), len(dead)
 
 
-def is_revoked(interface: HybridSessionInterface, sid: str) -> bool:
-    backend = interface.backend
+def is_revoked(engine: SessionEngine, sid: str) -> bool:
+    backend = engine.backend
     if backend is None or not _SID.fullmatch(sid):
         return False
-    with _store(interface):
+    with _store(engine):
         return bool(backend.client.exists(backend.names.revoked(sid)))
 
 
-def purge(interface: HybridSessionInterface, app: Flask) -> int:
+def purge(engine: SessionEngine, app: Flask) -> int:
     """Drop index entries of ended sessions; return how many were dropped."""
-    ctx = _ready(interface, app, "purge")
+    ctx = _ready(engine, app, "purge")
     if ctx is None:
         return 0
     backend = t.cast("RedisBackend", ctx.backend)
     prefix = backend.names.prefix
     dropped = 0
-    with _store(interface):
+    with _store(engine):
         for key in backend.client.scan_iter(match=f"{_glob(prefix)}{{u:*}}:i", count=500):
             tag = key.decode()[len(prefix) + 3 : -3]
             dropped += _live_entries(ctx, backend, tag)[1]
     return dropped
 
 
-def stats(interface: HybridSessionInterface, app: Flask) -> dict[str, int]:
+def stats(engine: SessionEngine, app: Flask) -> dict[str, int]:
     """Counts of what Redis holds.
 
     ``server_sessions``: sessions kept in Redis (guests included);
@@ -256,12 +256,12 @@ def stats(interface: HybridSessionInterface, app: Flask) -> dict[str, int]:
     jwt sessions leave no trace); ``indexed_users``; ``revoked``: live marks.
     """
     counts = dict.fromkeys(("server_sessions", "jwt_sessions", "indexed_users", "revoked"), 0)
-    backend = interface.backend
+    backend = engine.backend
     if backend is None:
         return counts
     names = backend.names
     prefix = _glob(names.prefix)
-    with _store(interface):
+    with _store(engine):
         for key in backend.client.scan_iter(match=f"{prefix}{{*", count=1000):
             rest = key[len(names.prefix) :]
             if rest.endswith(b":r"):
@@ -279,15 +279,15 @@ def stats(interface: HybridSessionInterface, app: Flask) -> dict[str, int]:
     return counts
 
 
-def health(interface: HybridSessionInterface) -> dict[str, t.Any]:
+def health(engine: SessionEngine) -> dict[str, t.Any]:
     """PING the store and time it; never raises."""
     report: dict[str, t.Any] = {
-        "mode": interface.settings.mode,
+        "mode": engine.settings.mode,
         "redis": "not used",
         "latency_ms": None,
         "error": None,
     }
-    backend = interface.backend
+    backend = engine.backend
     if backend is None:
         return report
     started = time.perf_counter()

@@ -160,7 +160,7 @@ def sessions_command(user_id: str, as_json: bool) -> None:
     _user_id(user_id)
     interface = _with_redis("list sessions from")
     with _failures():
-        found = admin.sessions_for(interface, real_app(), user_id)
+        found = admin.sessions_for(interface.engine, real_app(), user_id)
     rows = [
         {
             "sid": s.sid,
@@ -202,7 +202,7 @@ def revoke_command(sid: str, as_json: bool) -> None:
     _sid(sid)
     interface = _with_redis("revoke sessions in")
     with _failures():
-        ended = admin.revoke(interface, real_app(), sid)
+        ended = admin.revoke(interface.engine, real_app(), sid)
     _out(
         as_json,
         {"sid": sid, "revoked": ended},
@@ -222,7 +222,7 @@ def revoke_user_command(user_id: str, as_json: bool) -> None:
     _user_id(user_id)
     interface = _with_redis("revoke sessions in")
     with _failures():
-        count = admin.revoke_user(interface, real_app(), user_id)
+        count = admin.revoke_user(interface.engine, real_app(), user_id)
     _out(
         as_json,
         {"user_id": user_id, "revoked": count},
@@ -237,7 +237,7 @@ def purge_command(as_json: bool) -> None:
     """Drop index entries of sessions that have ended."""
     interface = _with_redis("purge")
     with _failures():
-        dropped = admin.purge(interface, real_app())
+        dropped = admin.purge(interface.engine, real_app())
     _out(as_json, {"dropped": dropped}, f"Dropped {dropped} stale index entries.")
 
 
@@ -296,7 +296,7 @@ def stats_command(as_json: bool) -> None:
     """
     interface = _interface()
     backend = interface.backend
-    health = admin.health(interface)
+    health = admin.health(interface.engine)
     figures: dict[str, t.Any] = {
         "source": None if backend is None else redis_location(backend.client),
         "key_prefix": interface.settings.key_prefix,
@@ -307,7 +307,7 @@ def stats_command(as_json: bool) -> None:
     }
     if health["redis"] == "ok":
         with _failures():
-            figures.update(admin.stats(interface, real_app()))
+            figures.update(admin.stats(interface.engine, real_app()))
     text = "\n".join(
         f"{label}: {'-' if figures[name] is None else figures[name]}"
         for name, label in _STATS_LINES

@@ -77,6 +77,16 @@ class SessionTooLarge(HybridSessionError):
         self.limit = limit
 
 
+class InvalidCredential(HybridSessionError):
+    """A credential that opens nothing: malformed, forged, expired, revoked or unknown.
+
+    Internal: :meth:`~flask_hybridsession.engine.SessionEngine.open` raises it,
+    and the interface catches it in one place and opens a fresh empty session
+    instead; an app never sees it. Its message is the reason, for the security
+    log, and never holds the credential.
+    """
+
+
 __all__: t.Final = [
     "ConfigurationError",
     "HybridSessionError",

@@ -15,6 +15,7 @@ from . import login
 from .config import check_secret
 from .config import load_settings
 from .embedded import EmbeddedRedis
+from .engine import SessionEngine
 from .errors import ConfigurationError
 from .errors import HybridSessionError
 from .interface import HybridSessionInterface
@@ -107,7 +108,8 @@ class HybridSession:
                 # Well inside the socket timeout, so the WAIT reply comes in time.
                 wait_timeout_ms=max(int(settings.redis_timeout * 500), 1),
             )
-        interface = HybridSessionInterface(settings, backend, keepalive)
+        engine = SessionEngine(settings, backend, keepalive)
+        interface = HybridSessionInterface(engine)
         if backend is not None and settings.redis_client is None:
             # A client we built goes with the app: close its sockets when the
             # interface is collected or the process exits (a cluster client
@@ -125,9 +127,9 @@ class HybridSession:
             # Redis may not be up yet: then the first login loads it. (Not
             # from the embedded Redis, which starts on first use only.)
             try:
-                secrets = interface._secrets(app)
+                secrets = engine.secrets(app.config)
                 if secrets is not None:
-                    interface.naming.load(interface.context(app, secrets, "cookie"))
+                    engine.naming.load(engine.context(app.config, secrets))
             except STORE_ERRORS as exc:
                 logger.info("naming key not loaded at start (%s); loading it later", exc)
         app.extensions[EXTENSION_KEY] = self
@@ -181,7 +183,7 @@ class HybridSession:
 
         .. versionadded:: 0.1
         """
-        return admin.health(_interface())
+        return admin.health(_engine())
 
     def logout(self) -> None:
         """Clear the current session and end its token, in every form it was issued.
@@ -207,7 +209,7 @@ class HybridSession:
 
         .. versionadded:: 0.1
         """
-        return admin.revoke(_interface(), real_app(), sid)
+        return admin.revoke(_engine(), real_app(), sid)
 
     def revoke_user(self, user_id: str | int) -> int:
         """Log ``user_id`` out everywhere: every session and token issued before now.
@@ -219,7 +221,7 @@ class HybridSession:
 
         .. versionadded:: 0.1
         """
-        return admin.revoke_user(_interface(), real_app(), str(user_id))
+        return admin.revoke_user(_engine(), real_app(), str(user_id))
 
     def sessions_for(self, user_id: str | int) -> list[admin.SessionInfo]:
         """The user's live sessions, newest activity first; stale index entries are dropped.
@@ -228,7 +230,7 @@ class HybridSession:
 
         .. versionadded:: 0.1
         """
-        return admin.sessions_for(_interface(), real_app(), str(user_id))
+        return admin.sessions_for(_engine(), real_app(), str(user_id))
 
     def is_revoked(self, sid: str) -> bool:
         """Whether ``sid`` was ended (by logout, revocation or rotation).
@@ -237,7 +239,11 @@ class HybridSession:
 
         .. versionadded:: 0.1
         """
-        return admin.is_revoked(_interface(), sid)
+        return admin.is_revoked(_engine(), sid)
+
+
+def _engine() -> SessionEngine:
+    return _interface().engine
 
 
 def _interface() -> HybridSessionInterface:

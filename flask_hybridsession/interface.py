@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 import typing as t
 
 from flask import current_app
@@ -20,25 +19,13 @@ from werkzeug.http import dump_cookie
 
 from . import login
 from . import signals
-from .config import MAX_SECONDS
-from .config import MIN_SECRET_BYTES
-from .crypto import KeyRingCache
 from .crypto import log_id
-from .crypto import to_bytes
+from .errors import InvalidCredential
 from .errors import StoreUnavailable
-from .serialization import SessionSerializer
 from .session import HybridSessionData
 from .session import SessionState
 from .session import UnavailableSession
-from .stores import jwt as jwt_store
-from .stores import server
-from .stores.auto import AutoStore
-from .stores.base import Context
-from .stores.base import Issue
-from .stores.naming import NamingKey
 from .stores.redis_client import STORE_ERRORS
-from .tokens import TokenCodec
-from .tokens import VerifiedTokens
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -46,9 +33,13 @@ if t.TYPE_CHECKING:
     from flask import Response
     from flask.sessions import SessionMixin
 
-    from .config import Settings
-    from .stores.base import Loader
-    from .stores.base import Store
+    from .engine import SessionEngine
+    from .serialization import SessionSerializer
+    from .stores.base import Context
+    from .stores.base import Issue
+    from .stores.jwt import JwtStore
+    from .stores.naming import NamingKey
+    from .stores.server import ServerStore
     from .stores.redis_client import RedisBackend
 
 logger = logging.getLogger("flask_hybridsession")
@@ -59,8 +50,6 @@ TOKEN_HEADER: t.Final = "X-Session-Token"  # noqa: S105 - a header name
 _TOKEN_ENVIRON: t.Final = "HTTP_X_SESSION_TOKEN"  # noqa: S105 - a header name
 #: Where :func:`refuse_when_unavailable` finds a Redis failure of ``open_session``.
 UNAVAILABLE: t.Final = "_hybrid_session_unavailable"
-#: No credential of ours is longer: checked before any parsing or Redis call.
-MAX_CREDENTIAL: t.Final = 4096
 #: What werkzeug's dump_cookie writes without quotes (every credential of ours).
 _UNQUOTED: t.Final = re.compile(r"[A-Za-z0-9._-]*")
 _BEARER: t.Final = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr](?:[ \t]+(.*))?", re.DOTALL)
@@ -74,86 +63,68 @@ class HybridSessionInterface(SessionInterface):
     """
 
     session_class = HybridSessionData
-    #: Tagged JSON, as Flask's own session; ``serializer.register(...)`` adds types.
-    serializer: SessionSerializer
 
-    def __init__(
-        self, settings: Settings, backend: RedisBackend | None, keepalive: t.Any = None
-    ) -> None:
+    def __init__(self, engine: SessionEngine) -> None:
+        #: What opens and saves sessions: settings, Redis, keys, stores, clock.
+        self.engine = engine
         #: The checked configuration.
-        self.settings = settings
-        #: The Redis operations, or None in jwt mode with revocation off.
-        self.backend = backend
-        #: The clock, Unix seconds; tests may replace it.
-        self.clock: t.Callable[[], float] = time.time
-        self.serializer = SessionSerializer()
-        self._keepalive = keepalive
-        self._rings = KeyRingCache(settings.encryption_keys, settings.jwt_algorithm)
-        self._short_secret_warned = False
-        #: Names the user keys in Redis.
-        self.naming = NamingKey(settings.naming_key)
-        self.server_store = server.ServerStore(backend)
-        self.jwt_store = jwt_store.JwtStore(
-            TokenCodec(settings), backend, self.server_store, VerifiedTokens(settings.token_cache)
-        )
-        stores: dict[str, Store] = {
-            "jwt": self.jwt_store,
-            "server": self.server_store,
-            "auto": AutoStore(self.jwt_store, self.server_store),
-        }
-        #: The store new and changed sessions are saved to.
-        self.store = stores[settings.mode]
+        self.settings = engine.settings
         #: Length of a Set-Cookie header without its value, by attributes.
         self._cookie_rest: dict[tuple[t.Any, ...], int] = {}
         #: What a response that read the session varies on.
         self._vary_on = tuple(
             name
             for transport, name in (("cookie", "Cookie"), ("header", "Authorization"))
-            if transport in settings.transports
+            if transport in engine.settings.transports
         )
+
+    # The engine's parts, under the names apps and tests have used.
+
+    @property
+    def backend(self) -> RedisBackend | None:
+        """The Redis operations, or None in jwt mode with revocation off."""
+        return self.engine.backend
+
+    @property
+    def serializer(self) -> SessionSerializer:
+        """Tagged JSON, as Flask's own session; ``serializer.register(...)`` adds types."""
+        return self.engine.serializer
+
+    @property
+    def clock(self) -> t.Callable[[], float]:
+        """The clock, Unix seconds; tests may replace it."""
+        return self.engine.clock
+
+    @clock.setter
+    def clock(self, clock: t.Callable[[], float]) -> None:
+        self.engine.clock = clock
+
+    @property
+    def naming(self) -> NamingKey:
+        return self.engine.naming
+
+    @property
+    def jwt_store(self) -> JwtStore:
+        return self.engine.jwt_store
+
+    @property
+    def server_store(self) -> ServerStore:
+        return self.engine.server_store
+
+    def _secrets(self, app: Flask) -> tuple[bytes, ...] | None:
+        return self.engine.secrets(app.config)
 
     # Per-request values, read as Flask reads them.
 
-    def _secrets(self, app: Flask) -> tuple[bytes, ...] | None:
-        if not app.secret_key:
-            return None
-        fallbacks = app.config.get("SECRET_KEY_FALLBACKS") or ()
-        if isinstance(fallbacks, str | bytes):
-            # One secret, not a list of one-character secrets.
-            fallbacks = (fallbacks,)
-        secrets = (to_bytes(app.secret_key), *(to_bytes(s) for s in fallbacks))
-        if not self._short_secret_warned and min(map(len, secrets)) < MIN_SECRET_BYTES:
-            self._short_secret_warned = True
-            logger.warning(
-                "SECRET_KEY or one of SECRET_KEY_FALLBACKS is shorter than %d bytes;"
-                " use at least %d random bytes outside tests.",
-                MIN_SECRET_BYTES,
-                MIN_SECRET_BYTES,
-            )
-        return secrets
-
     def context(self, app: Flask, secrets: tuple[bytes, ...], transport: str) -> Context:
-        """The keys, clock and limits for one request."""
-        absolute = self.settings.absolute_timeout or min(
-            int(app.permanent_session_lifetime.total_seconds()), MAX_SECONDS
-        )
+        """The keys, clock and limits for one request, its cookie budget included."""
+        if transport == "header":
+            return self.engine.context(app.config, secrets)
 
         def size(value: str, expires: int | None) -> int:
-            if transport == "header":
-                return len(value)
             return self.cookie_size(app, value, expires)
 
-        return Context(
-            settings=self.settings,
-            ring=self._rings.get(secrets),
-            serializer=self.serializer,
-            backend=self.backend,
-            now=self.clock(),
-            absolute=absolute,
-            cookie_size=size,
-            refresh_each_request=app.config["SESSION_REFRESH_EACH_REQUEST"],
-            keep_generation_ms=max(absolute, login.remember_seconds(app)) * 1000,
-        )
+        return self.engine.context(app.config, secrets, size)
 
     def cookie_size(self, app: Flask, value: str, expires: int | None) -> int:
         """The length of the ``Set-Cookie`` value that would carry ``value``."""
@@ -208,21 +179,12 @@ class HybridSessionInterface(SessionInterface):
             return None
         return request.cookies.get(self.get_cookie_name(app)) or None
 
-    def _loader(self, credential: str) -> Loader | None:
-        if len(credential) > MAX_CREDENTIAL:
-            return None
-        if server.TOKEN_FORMAT.fullmatch(credential):
-            return self.server_store
-        if jwt_store.TOKEN_FORMAT.fullmatch(credential):
-            return self.jwt_store
-        return None
-
     # The SessionInterface contract.
 
     def open_session(
         self, app: Flask, request: Request
     ) -> HybridSessionData | UnavailableSession | None:
-        secrets = self._secrets(app)
+        secrets = self.engine.secrets(app.config)
         if secrets is None:
             return None  # Flask's NullSession, as with its own session
         state = SessionState()
@@ -230,25 +192,15 @@ class HybridSessionInterface(SessionInterface):
         if credential is None:
             return self._opened(app, request, self.session_class(state=state), secrets)
         state.credential = credential
-        loader = self._loader(credential)
-        data = None
-        reason = "malformed"
-        if loader is not None:
-            ctx = self.context(app, secrets, state.transport)
-            try:
-                data = loader.load(ctx, state, credential)
-                reason = "unknown, expired or revoked"
-            except STORE_ERRORS as exc:
-                logger.error("session store unavailable: %s: %s", type(exc).__name__, exc)
-                setattr(g, UNAVAILABLE, type(exc).__name__)
-                return UnavailableSession()
-            except Exception as exc:
-                # Client input, or a Redis entry that is not ours: the class
-                # name says which check failed; the credential is never logged.
-                reason = type(exc).__name__
-        if data is None:
+        try:
+            data = self.engine.open(self.context(app, secrets, state.transport), state, credential)
+        except STORE_ERRORS as exc:
+            logger.error("session store unavailable: %s: %s", type(exc).__name__, exc)
+            setattr(g, UNAVAILABLE, type(exc).__name__)
+            return UnavailableSession()
+        except InvalidCredential as exc:
             where = f" (session {log_id(state.sid)})" if state.sid else ""
-            security_log.info("rejected a %s credential%s: %s", state.transport, where, reason)
+            security_log.info("rejected a %s credential%s: %s", state.transport, where, exc)
             fresh = SessionState(transport=state.transport, credential=credential)
             return self._opened(app, request, self.session_class(state=fresh), secrets)
         return self._opened(app, request, self.session_class(data, state=state, new=False), secrets)
@@ -282,7 +234,7 @@ class HybridSessionInterface(SessionInterface):
         valid = companion is not None and companion[0] == user_id
         if valid and companion is not None:
             try:
-                tag = self.naming.tag(ctx, backend, companion[0])
+                tag = self.engine.user_tag(ctx, companion[0])
                 stored = backend.client.get(backend.names.user_generation(tag))
             except STORE_ERRORS as exc:
                 logger.error("session store unavailable: %s: %s", type(exc).__name__, exc)
@@ -301,15 +253,13 @@ class HybridSessionInterface(SessionInterface):
         state = session._state
         if session.accessed:
             _vary(response, self._vary_on)
-        secrets = self._secrets(app)
+        secrets = self.engine.secrets(app.config)
         if secrets is None:
             return
         ctx = self.context(app, secrets, state.transport)
         sid_before, user_before = state.sid, state.user_id
         try:
-            if state.login is not None and self.backend is not None:
-                state.login_tag = self.naming.tag(ctx, self.backend, state.login)
-            issue = self.store.save(ctx, session)
+            issue = self.engine.save(ctx, session)
         except STORE_ERRORS as exc:
             logger.error("session store unavailable: %s: %s", type(exc).__name__, exc)
             self._unavailable(response)
@@ -368,7 +318,9 @@ class HybridSessionInterface(SessionInterface):
                 response.delete_cookie(companion, **attrs)
             else:
                 value = login.companion_value(ctx.ring, user_id, session._state.user_gen)
-                response.set_cookie(companion, value, max_age=login.remember_seconds(app), **attrs)
+                response.set_cookie(
+                    companion, value, max_age=login.remember_seconds(app.config), **attrs
+                )
             return
 
     def _emit(

@@ -97,9 +97,9 @@ def remember_cookie_name(app: Flask) -> str:
     return str(app.config.get("REMEMBER_COOKIE_NAME", "remember_token"))
 
 
-def remember_seconds(app: Flask) -> int:
-    """How long Flask-Login's remember cookie lives (REMEMBER_COOKIE_DURATION)."""
-    duration = app.config.get("REMEMBER_COOKIE_DURATION") or datetime.timedelta(days=365)
+def remember_seconds(config: t.Mapping[str, t.Any]) -> int:
+    """How long Flask-Login's remember cookie lives (the app's REMEMBER_COOKIE_DURATION)."""
+    duration = config.get("REMEMBER_COOKIE_DURATION") or datetime.timedelta(days=365)
     if isinstance(duration, datetime.timedelta):
         return int(duration.total_seconds())
     return int(duration)

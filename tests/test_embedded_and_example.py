@@ -55,7 +55,7 @@ def test_embedded_redis_starts_and_says_so(
         HybridSession(app)
         # It starts on first use, not at init_app.
         assert "embedded Redis" not in caplog.text
-        server = app.session_interface._keepalive  # type: ignore[attr-defined]
+        server = app.session_interface.engine.keepalive  # type: ignore[attr-defined]
         assert server.pid is None
 
         @app.post("/set")
@@ -105,8 +105,8 @@ def test_embedded_redis_warns_outside_testing(
     try:
         assert "set a URL in production" in caplog.text
     finally:
-        pid = interface._keepalive.pid  # type: ignore[attr-defined]
-        release(interface.backend.client, interface._keepalive)  # type: ignore[attr-defined]
+        pid = interface.engine.keepalive.pid  # type: ignore[attr-defined]
+        release(interface.backend.client, interface.engine.keepalive)  # type: ignore[attr-defined]
         assert_stopped(pid)
 
 

@@ -206,7 +206,7 @@ def test_init_app_starts_no_redis_and_the_first_request_does(
     [pid] = redis_servers_in(instance)
     assert "started an embedded Redis" in caplog.text
     interface = app.session_interface
-    release(interface.backend.client, interface._keepalive)  # type: ignore[attr-defined]
+    release(interface.backend.client, interface.engine.keepalive)  # type: ignore[attr-defined]
     assert wait_gone([pid]) == []
 
 
@@ -352,7 +352,7 @@ def test_processes_of_one_app_share_the_server_and_outlive_its_starter(
         [restarted] = redis_servers_in(instance)
         assert restarted != started
     finally:
-        release(interface.backend.client, interface._keepalive)  # type: ignore[attr-defined]
+        release(interface.backend.client, interface.engine.keepalive)  # type: ignore[attr-defined]
     assert wait_gone(redis_servers_in(instance)) == []
 
 
@@ -377,7 +377,7 @@ def test_a_crashed_server_is_started_again_on_the_next_request(instance: pathlib
         [second] = redis_servers_in(instance)
         assert second != first
     finally:
-        release(interface.backend.client, interface._keepalive)  # type: ignore[attr-defined]
+        release(interface.backend.client, interface.engine.keepalive)  # type: ignore[attr-defined]
     assert wait_gone(redis_servers_in(instance)) == []
 
 
@@ -385,7 +385,7 @@ def test_a_server_that_cannot_start_is_a_503(instance: pathlib.Path) -> None:
     app = Flask(__name__, instance_path=str(instance))
     app.config.update(TESTING=True, SECRET_KEY=SECRET, HYBRID_SESSION_MODE="server")
     HybridSession(app)
-    server = app.session_interface._keepalive  # type: ignore[attr-defined]
+    server = app.session_interface.engine.keepalive  # type: ignore[attr-defined]
     server.binary = "/bin/false"  # exits at once, as a broken redis-server would
 
     @app.post("/set")

@@ -353,7 +353,7 @@ def test_remember_me_survives_secret_rotation(make_login_app: AppFactory) -> Non
     with rotated.test_request_context():
         from flask_hybridsession.login import read_companion
 
-        ring = rotated.session_interface._rings.get(  # type: ignore[attr-defined]
+        ring = rotated.session_interface.engine.rings.get(  # type: ignore[attr-defined]
             (rotated.config["SECRET_KEY"].encode(), SECRET.encode())
         )
         assert read_companion(ring, companion.value) == ("alice", 0)
