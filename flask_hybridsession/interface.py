@@ -39,7 +39,6 @@ if t.TYPE_CHECKING:
     from .stores.base import Issue
     from .stores.jwt import JwtStore
     from .stores.naming import NamingKey
-    from .stores.server import ServerStore
     from .stores.redis_client import RedisBackend
 
 logger = logging.getLogger("flask_hybridsession")
@@ -106,13 +105,6 @@ class HybridSessionInterface(SessionInterface):
     @property
     def jwt_store(self) -> JwtStore:
         return self.engine.jwt_store
-
-    @property
-    def server_store(self) -> ServerStore:
-        return self.engine.server_store
-
-    def _secrets(self, app: Flask) -> tuple[bytes, ...] | None:
-        return self.engine.secrets(app.config)
 
     # Per-request values, read as Flask reads them.
 

@@ -348,7 +348,7 @@ def test_auto_fits_agrees_with_the_token_it_would_issue(make_app: AppFactory, si
     app = make_app("auto", HYBRID_SESSION_REVOCATION=False)
     interface = _interface(app)
     with app.test_request_context():
-        secrets = interface._secrets(app)
+        secrets = interface.engine.secrets(app.config)
         assert secrets is not None
         ctx = interface.context(app, secrets, "cookie")
         current = HybridSessionData({"k": "x" * size})

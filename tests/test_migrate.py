@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 import typing as t
 
 import flask_login
@@ -22,6 +23,10 @@ from flask_hybridsession.migrate import accept_flask_session_cookies
 from flask_hybridsession.migrate import bridge_key
 from flask_hybridsession.migrate import decode
 from flask_hybridsession.migrate import looks_like_pickle
+from flask_hybridsession.migrate_reader import Refused
+from flask_hybridsession.migrate_reader import Skipped
+from flask_hybridsession.migrate_reader import read_session
+from flask_hybridsession.migrate_reader import scan_keys
 
 from .conftest import SECRET
 from .conftest import AppFactory
@@ -251,6 +256,38 @@ def test_decode_matches_flask_sessions_formats() -> None:
     for protocol in range(0, pickle.HIGHEST_PROTOCOL + 1):
         assert looks_like_pickle(pickle.dumps(value, protocol=protocol)), protocol
     assert not looks_like_pickle(msgspec.msgpack.encode(value))
+
+
+@pytest.mark.parametrize(
+    ("sid", "raw", "outcome"),
+    [
+        ("s" * 43, None, Skipped("expired")),
+        ("s" * 43, redis.ResponseError("WRONGTYPE"), Refused("not a string value")),
+        ("short", b"\x81\xa1k\xa1v", Refused("not a Flask-Session id")),
+        ("s" * 43 + ".sig", b"\x81\xa1k\xa1v", Refused("not a Flask-Session id")),
+        ("s" * 43, b"\xc1", Refused("neither msgpack nor JSON")),
+        ("s" * 43, b"[1]", Refused("a list, not a session dict")),
+        ("s" * 43, b'{"_permanent": true}', Skipped("empty")),
+    ],
+    ids=["expired", "no string", "short sid", "signed sid", "garbage", "list", "empty"],
+)
+def test_read_session_says_why_it_reads_nothing(sid: str, raw: object, outcome: Exception) -> None:
+    with pytest.raises(type(outcome), match=f"^{re.escape(str(outcome))}$"):
+        read_session(sid, raw)
+
+
+def test_read_session_reads_a_session() -> None:
+    assert read_session("s" * 43, b'{"k": "v", "_permanent": true}') == {
+        "k": "v",
+        "_permanent": True,
+    }
+
+
+def test_a_prefix_is_matched_literally(rdb: redis.Redis) -> None:
+    rdb.set("se[s]*:" + "a" * 43, b"{}")
+    rdb.set("ses*:" + "b" * 43, b"{}")
+    rdb.set("se[s]x:" + "c" * 43, b"{}")
+    assert scan_keys(rdb, "se[s]*:", 2) == [b"se[s]*:" + b"a" * 43]
 
 
 def test_bridge_answers_503_while_redis_is_down(make_login_app: AppFactory) -> None:
