@@ -398,14 +398,26 @@ class EmbeddedConnection(redis.UnixDomainSocketConnection):
         self.server = server
 
     def _connect(self) -> socket.socket:
-        self.path = self.server.socket_path()
         try:
-            return t.cast(socket.socket, super()._connect())  # type: ignore[no-untyped-call]
+            return self._open(self.server.socket_path())
         except OSError:
             pass
         # It went away (the process that ran it exited): start it again.
-        self.path = self.server.socket_path(failed=True)
-        return t.cast(socket.socket, super()._connect())  # type: ignore[no-untyped-call]
+        return self._open(self.server.socket_path(failed=True))
+
+    def _open(self, path: str) -> socket.socket:
+        # redis-py's own _connect, but closing the socket of a refused
+        # connection (redis-py before 5.1 leaves it to the garbage collector).
+        self.path = path
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(self.socket_connect_timeout)
+            sock.connect(path)
+        except BaseException:
+            sock.close()
+            raise
+        sock.settimeout(self.socket_timeout)
+        return sock
 
 
 #: One server object per database file in this process.

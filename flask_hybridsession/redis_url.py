@@ -92,6 +92,15 @@ TLS_URL_OPTIONS: t.Final = URL_OPTIONS | {
 }
 
 
+def normalised(url: str) -> str:
+    """``url`` with its scheme in lower case: the scheme is case-blind (RFC 3986), and
+    redis-py before 5.1 reads only a lower-case one."""
+    start = _SCHEME.match(url)
+    if start is None:
+        return url
+    return start.group(1).lower() + url[start.end(1) :]
+
+
 def _split(url: str) -> SplitResult:
     # urlsplit's own errors quote the URL (its netloc holds the password):
     # raise ours, outside the except block, so no exception holds theirs.
@@ -237,7 +246,7 @@ def _check_one_server(url: str, scheme: str, parts: SplitResult) -> None:
     # What redis-py itself makes of it: a value of the wrong type or range.
     problem = None
     try:
-        pool = redis.ConnectionPool.from_url(url)
+        pool = redis.ConnectionPool.from_url(normalised(url))
         kwargs = pool.connection_kwargs
         pool.connection_class(**kwargs)
     except Exception:  # redis-py's messages may quote the URL: never ours

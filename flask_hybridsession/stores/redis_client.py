@@ -18,6 +18,7 @@ from redis.sentinel import Sentinel
 
 from ..errors import ConfigurationError
 from ..keys import KeyNames
+from ..redis_url import normalised
 from ..redis_url import parse_multi_host
 from . import scripts
 
@@ -108,7 +109,7 @@ def connect(settings: Settings, app: Flask) -> tuple[t.Any, t.Any]:
         return cluster, None
     if url is not None:
         client = redis.Redis.from_url(
-            url,
+            normalised(url),
             retry=_retry(),
             decode_responses=False,
             socket_timeout=timeout,
