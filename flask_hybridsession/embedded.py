@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -32,6 +31,13 @@ import typing as t
 import weakref
 
 import redis
+
+from .server_process import STOP_TIMEOUT
+from .server_process import answers
+from .server_process import die_with_parent_hook
+from .server_process import is_redis
+from .server_process import tail
+from .server_process import terminate
 
 if sys.platform != "win32":
     import fcntl
@@ -47,14 +53,10 @@ DB_NAME: t.Final = "hybrid_session.rdb"
 REGISTRY_NAME: t.Final = "hybrid_session.server"
 #: How long (s) a server may take to answer PING after it is started.
 START_TIMEOUT: t.Final = 10.0
-#: How long (s) a server may take to save and exit after SIGTERM.
-STOP_TIMEOUT: t.Final = 10.0
 #: How long (s) release() waits for the server to see the app's sockets close.
 RELEASE_WAIT: t.Final = 0.5
 #: The prefix of the temporary folder that holds the socket and the server's log.
 _DIR_PREFIX: t.Final = "hybrid-session-redis-"
-#: Linux's prctl(PR_SET_PDEATHSIG, ...).
-_PR_SET_PDEATHSIG: t.Final = 1
 
 
 def server_binary() -> str | None:
@@ -71,66 +73,6 @@ def server_binary() -> str | None:
         if os.access(path, os.X_OK):
             return path
     return None
-
-
-def _die_with_parent_hook() -> t.Callable[[], None] | None:
-    """A ``preexec_fn`` that makes the child get SIGTERM when its parent thread dies."""
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-
-    def hook() -> None:
-        # Runs in the child, between fork and exec: nothing but a system call.
-        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before prctl took hold
-            os._exit(1)
-
-    return hook
-
-
-def _answers(path: str, *, timeout: float = 1.0, loading: bool = False) -> bool:
-    """Whether a Redis on unix socket ``path`` answers PING.
-
-    :param loading: a server still loading its database counts as answering.
-    """
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
-            sock.connect(path)
-            sock.sendall(b"PING\r\n")
-            reply = sock.recv(64)
-    except OSError:
-        return False
-    return reply.startswith(b"+PONG") or (loading and reply.startswith(b"-LOADING"))
-
-
-#: Whether /proc tells what a process is (Linux); elsewhere, only whether it exists.
-_PROC: t.Final = os.path.isdir("/proc/self")
-
-
-def _is_redis(pid: int) -> bool:
-    """Whether ``pid`` is a running redis-server (not a zombie, not a reused pid)."""
-    if not _PROC:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            state = stat.read().rpartition(b")")[2].split()[:1]
-        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-            return state != [b"Z"] and b"redis-server" in cmdline.read()
-    except OSError:
-        return False
 
 
 @contextlib.contextmanager
@@ -195,7 +137,7 @@ class EmbeddedRedis:
             process is None
             or self._owner != os.getpid()
             or process.returncode is not None
-            or not _is_redis(process.pid)
+            or not is_redis(process.pid)
         ):
             return None
         return process
@@ -213,7 +155,7 @@ class EmbeddedRedis:
             with _registry(self._registry_path) as registry:
                 entry = _read(registry)
                 found = entry.get("socket")
-                if isinstance(found, str) and _answers(found, loading=True):
+                if isinstance(found, str) and answers(found, loading=True):
                     self.socket = found  # another process of the app runs it
                     return found
                 self._forget(entry)
@@ -225,7 +167,7 @@ class EmbeddedRedis:
         """Clear what a server that no longer answers left behind."""
         if self.process is not None and self._owner == os.getpid():
             # Ours, and it exited: the keeper thread reaps it.
-            _terminate(self.process)
+            terminate(self.process)
             if self._dir is not None:
                 shutil.rmtree(self._dir, ignore_errors=True)
         self.process, self._dir, self.socket = None, None, None
@@ -233,7 +175,7 @@ class EmbeddedRedis:
         if isinstance(pid, int) and pid > 0:
             # Still saving its database as it stops: let it finish first.
             deadline = time.monotonic() + STOP_TIMEOUT
-            while _is_redis(pid) and time.monotonic() < deadline:
+            while is_redis(pid) and time.monotonic() < deadline:
                 time.sleep(0.02)
         found = entry.get("socket")
         if isinstance(found, str):
@@ -268,13 +210,13 @@ class EmbeddedRedis:
         with tempfile.TemporaryFile() as log:
             process = self._spawn(command, log)
             deadline = time.monotonic() + START_TIMEOUT
-            while not _answers(path, timeout=0.2):
+            while not answers(path, timeout=0.2):
                 if process.poll() is not None or time.monotonic() > deadline:
-                    _terminate(process)
+                    terminate(process)
                     shutil.rmtree(folder, ignore_errors=True)
                     raise redis.ConnectionError(
                         f"the embedded Redis ({self.binary}) did not start; its output ends:"
-                        f" {_tail(log)}"
+                        f" {tail(log)}"
                     )
                 time.sleep(0.01)
         self.process, self._owner, self._dir, self.socket = process, os.getpid(), folder, path
@@ -311,7 +253,7 @@ class EmbeddedRedis:
                     # Out of the terminal's process group: Ctrl+C reaches the
                     # app, which then stops the server itself.
                     start_new_session=True,
-                    preexec_fn=_die_with_parent_hook(),
+                    preexec_fn=die_with_parent_hook(),
                 )
             except BaseException as exc:  # handed to the caller
                 box.append(exc)
@@ -364,7 +306,7 @@ class EmbeddedRedis:
         process = self._own_process()
         self.socket = None
         if process is not None:
-            _terminate(process)  # SIGTERM: Redis saves its database, then exits
+            terminate(process)  # SIGTERM: Redis saves its database, then exits
             with contextlib.suppress(OSError), _registry(self._registry_path) as registry:
                 if _read(registry).get("pid") == process.pid:
                     _write(registry, {})
@@ -372,22 +314,6 @@ class EmbeddedRedis:
             shutil.rmtree(self._dir, ignore_errors=True)
         self.process = None
         self._dir = None
-
-
-def _terminate(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(STOP_TIMEOUT)
-
-
-def _tail(log: t.IO[bytes], lines: int = 3) -> str:
-    log.seek(0)
-    found = log.read().decode(errors="replace").strip().splitlines()[-lines:]
-    return " | ".join(line.strip() for line in found) or "(nothing)"
 
 
 class EmbeddedConnection(redis.UnixDomainSocketConnection):

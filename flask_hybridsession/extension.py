@@ -30,6 +30,7 @@ from .stores.redis_client import connect
 
 if t.TYPE_CHECKING:
     from flask import Flask
+    from flask.config import Config
 
 logger = logging.getLogger("flask_hybridsession")
 
@@ -69,34 +70,7 @@ class HybridSession:
         """
         settings = load_settings(app)
         check_secret(app)
-        config = app.config
-        if config.get("SESSION_COOKIE_SAMESITE") is None:
-            config["SESSION_COOKIE_SAMESITE"] = "Lax"
-        name = config.get("SESSION_COOKIE_NAME") or "session"
-        secure = bool(config.get("SESSION_COOKIE_SECURE"))
-        if name.startswith(("__Host-", "__Secure-")) and not secure:
-            raise ConfigurationError(
-                "SESSION_COOKIE_SECURE",
-                f"is off but SESSION_COOKIE_NAME {name!r} needs Secure; set it to True.",
-            )
-        if name.startswith("__Host-") and (
-            config.get("SESSION_COOKIE_DOMAIN")
-            or (config.get("SESSION_COOKIE_PATH") or config.get("APPLICATION_ROOT") or "/") != "/"
-        ):
-            raise ConfigurationError(
-                "SESSION_COOKIE_DOMAIN",
-                "must be unset (and the path '/') for a __Host- cookie name.",
-            )
-        if str(config.get("SESSION_COOKIE_SAMESITE")).lower() == "none" and not secure:
-            raise ConfigurationError(
-                "SESSION_COOKIE_SAMESITE",
-                "is 'None', which browsers accept only with SESSION_COOKIE_SECURE = True.",
-            )
-        if config.get("SESSION_COOKIE_HTTPONLY") is False:
-            logger.warning(
-                "SESSION_COOKIE_HTTPONLY is False: scripts on the page can read the"
-                " session credential."
-            )
+        _check_cookie_settings(app.config)
 
         backend = keepalive = None
         if settings.needs_redis:
@@ -240,6 +214,39 @@ class HybridSession:
         .. versionadded:: 0.1
         """
         return admin.is_revoked(_engine(), sid)
+
+
+def _check_cookie_settings(config: Config) -> None:
+    """Flask's own session cookie keys: SameSite Lax by default, names that need Secure.
+
+    :raises ConfigurationError: a combination browsers refuse.
+    """
+    if config.get("SESSION_COOKIE_SAMESITE") is None:
+        config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    name = config.get("SESSION_COOKIE_NAME") or "session"
+    secure = bool(config.get("SESSION_COOKIE_SECURE"))
+    if name.startswith(("__Host-", "__Secure-")) and not secure:
+        raise ConfigurationError(
+            "SESSION_COOKIE_SECURE",
+            f"is off but SESSION_COOKIE_NAME {name!r} needs Secure; set it to True.",
+        )
+    if name.startswith("__Host-") and (
+        config.get("SESSION_COOKIE_DOMAIN")
+        or (config.get("SESSION_COOKIE_PATH") or config.get("APPLICATION_ROOT") or "/") != "/"
+    ):
+        raise ConfigurationError(
+            "SESSION_COOKIE_DOMAIN",
+            "must be unset (and the path '/') for a __Host- cookie name.",
+        )
+    if str(config.get("SESSION_COOKIE_SAMESITE")).lower() == "none" and not secure:
+        raise ConfigurationError(
+            "SESSION_COOKIE_SAMESITE",
+            "is 'None', which browsers accept only with SESSION_COOKIE_SECURE = True.",
+        )
+    if config.get("SESSION_COOKIE_HTTPONLY") is False:
+        logger.warning(
+            "SESSION_COOKIE_HTTPONLY is False: scripts on the page can read the session credential."
+        )
 
 
 def _engine() -> SessionEngine:

