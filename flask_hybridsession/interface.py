@@ -215,28 +215,20 @@ class HybridSessionInterface(SessionInterface):
         backend = self.backend
         if backend is None or not hasattr(app, "login_manager"):
             return True
-        remember = request.cookies.get(login.remember_cookie_name(app))
-        if not remember or "_user_id" in current or current.get("_remember") == "clear":
+        remember = login.remember_to_check(app, request, current)
+        if remember is None:
             return True
         ctx = self.context(app, secrets, "cookie")
-        companion = login.read_companion(
-            ctx.ring, request.cookies.get(login.remember_cookie_name(app) + login.COMPANION_SUFFIX)
-        )
-        user_id = login.remember_user_id(remember)
-        valid = companion is not None and companion[0] == user_id
-        if valid and companion is not None:
-            try:
-                tag = self.engine.user_tag(ctx, companion[0])
-                stored = backend.client.get(backend.names.user_generation(tag))
-            except STORE_ERRORS as exc:
-                logger.error("session store unavailable: %s: %s", type(exc).__name__, exc)
-                return False
-            valid = int(stored or 0) == companion[1]
-        if not valid:
-            # Flask-Login skips its remember cookie when the session says
-            # "clear", and deletes it after the request.
-            security_log.info("refused a remember-me cookie without a current companion")
-            current["_remember"] = "clear"
+
+        def generation(user_id: str) -> int:
+            tag = self.engine.user_tag(ctx, user_id)
+            return int(backend.client.get(backend.names.user_generation(tag)) or 0)
+
+        try:
+            login.refuse_stale_remember(app, request, current, remember, ctx.ring, generation)
+        except STORE_ERRORS as exc:
+            logger.error("session store unavailable: %s: %s", type(exc).__name__, exc)
+            return False
         return True
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
@@ -259,7 +251,8 @@ class HybridSessionInterface(SessionInterface):
         if issue is not None:
             self._emit(app, response, session, issue)
         if hasattr(app, "login_manager"):
-            self._companion(app, response, session, ctx)
+            state = session._state
+            login.set_companion(app, response, ctx.ring, state.user_id, state.user_gen)
         self._signal(app, session, issue, sid_before, user_before)
 
     def _signal(
@@ -286,34 +279,6 @@ class HybridSessionInterface(SessionInterface):
             signals.session_rotated.send(
                 app, sid=session.sid, old_sid=state.old_sid, user_id=user_id
             )
-
-    def _companion(
-        self, app: Flask, response: Response, session: HybridSessionData, ctx: Context
-    ) -> None:
-        """Set or clear the remember-me companion beside Flask-Login's cookie."""
-        name = login.remember_cookie_name(app)
-        prefix = name + "="
-        for header in response.headers.getlist("Set-Cookie"):
-            if not header.startswith(prefix):
-                continue
-            config = app.config
-            attrs = {
-                "domain": config.get("REMEMBER_COOKIE_DOMAIN"),
-                "path": config.get("REMEMBER_COOKIE_PATH", "/"),
-                "secure": config.get("REMEMBER_COOKIE_SECURE", False),
-                "httponly": config.get("REMEMBER_COOKIE_HTTPONLY", True),
-                "samesite": config.get("REMEMBER_COOKIE_SAMESITE"),
-            }
-            companion = name + login.COMPANION_SUFFIX
-            user_id = session._state.user_id
-            if header.startswith(prefix + ";") or "Max-Age=0" in header or user_id is None:
-                response.delete_cookie(companion, **attrs)
-            else:
-                value = login.companion_value(ctx.ring, user_id, session._state.user_gen)
-                response.set_cookie(
-                    companion, value, max_age=login.remember_seconds(app.config), **attrs
-                )
-            return
 
     def _emit(
         self, app: Flask, response: Response, session: HybridSessionData, issue: Issue

@@ -18,6 +18,7 @@ import datetime
 import hashlib
 import hmac
 import json
+import logging
 import typing as t
 
 from flask import request
@@ -29,8 +30,12 @@ from .tokens import b64encode
 
 if t.TYPE_CHECKING:
     from flask import Flask
+    from flask import Request
+    from flask import Response
 
     from .crypto import KeyRing
+
+security_log = logging.getLogger("flask_hybridsession.security")
 
 #: Suffix of the companion cookie's name.
 COMPANION_SUFFIX: t.Final = "_hs"
@@ -135,3 +140,68 @@ def remember_user_id(value: str) -> str | None:
     """The user id in Flask-Login's remember cookie (``<id>|<digest>``), unverified."""
     user_id, sep, _ = value.rpartition("|")
     return user_id if sep else None
+
+
+def remember_to_check(app: Flask, request: Request, current: HybridSessionData) -> str | None:
+    """The remember cookie Flask-Login would read for this request, or None.
+
+    Only a request that brings one and whose session has no user yet needs
+    :func:`refuse_stale_remember`.
+    """
+    remember = request.cookies.get(remember_cookie_name(app))
+    if not remember or "_user_id" in current or current.get("_remember") == "clear":
+        return None
+    return remember
+
+
+def refuse_stale_remember(
+    app: Flask,
+    request: Request,
+    current: HybridSessionData,
+    remember: str,
+    ring: KeyRing,
+    generation: t.Callable[[str], int],
+) -> None:
+    """Make Flask-Login skip a remember cookie that comes without a current companion.
+
+    ``generation(user_id)`` is the user's revocation generation in Redis. Flask-Login
+    skips its remember cookie when the session says ``_remember = "clear"``, and
+    deletes it after the request.
+
+    :raises redis.RedisError: Redis is unavailable.
+    """
+    companion = read_companion(
+        ring, request.cookies.get(remember_cookie_name(app) + COMPANION_SUFFIX)
+    )
+    valid = companion is not None and companion[0] == remember_user_id(remember)
+    if valid and companion is not None:
+        valid = generation(companion[0]) == companion[1]
+    if not valid:
+        security_log.info("refused a remember-me cookie without a current companion")
+        current["_remember"] = "clear"
+
+
+def set_companion(
+    app: Flask, response: Response, ring: KeyRing, user_id: str | None, generation: int
+) -> None:
+    """Set or clear the remember-me companion beside the remember cookie this response sets."""
+    name = remember_cookie_name(app)
+    prefix = name + "="
+    for header in response.headers.getlist("Set-Cookie"):
+        if not header.startswith(prefix):
+            continue
+        config = app.config
+        attrs = {
+            "domain": config.get("REMEMBER_COOKIE_DOMAIN"),
+            "path": config.get("REMEMBER_COOKIE_PATH", "/"),
+            "secure": config.get("REMEMBER_COOKIE_SECURE", False),
+            "httponly": config.get("REMEMBER_COOKIE_HTTPONLY", True),
+            "samesite": config.get("REMEMBER_COOKIE_SAMESITE"),
+        }
+        companion = name + COMPANION_SUFFIX
+        if header.startswith(prefix + ";") or "Max-Age=0" in header or user_id is None:
+            response.delete_cookie(companion, **attrs)
+        else:
+            value = companion_value(ring, user_id, generation)
+            response.set_cookie(companion, value, max_age=remember_seconds(config), **attrs)
+        return
