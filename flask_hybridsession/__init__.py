@@ -1,4 +1,10 @@
-"""flask-hybridsession: one flask.session as encrypted JWTs, Redis sessions, or both."""
+"""flask-hybridsession: one flask.session as encrypted JWTs, Redis sessions, or both.
+
+This module only re-exports. How the package is built (each module, its one job
+and what it may import) is docs/modules.md, which tests/test_layout.py enforces:
+``engine`` is the Flask-free core, ``interface`` the Flask session interface over
+it, ``extension`` the ``HybridSession`` an app creates, ``stores/`` the three modes.
+"""
 
 from __future__ import annotations
 

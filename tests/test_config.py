@@ -333,3 +333,43 @@ def test_unreachable_cluster_is_a_configuration_error() -> None:
     url = f"redis+cluster://127.0.0.1:{free_port()}"
     with pytest.raises(ConfigurationError, match="cluster that did not answer"):
         _init(HYBRID_SESSION_MODE="server", HYBRID_SESSION_REDIS_URL=url)
+
+
+_EC_PEM = _pem(ec.generate_private_key(ec.SECP256R1()))
+
+
+@pytest.mark.parametrize(
+    ("config", "key", "fix"),
+    [
+        # With HS*, any PEM key is named as a key the algorithm does not use,
+        # before (and whether or not) it is read as PEM.
+        ({"HYBRID_SESSION_JWT_PRIVATE_KEY": "garbage"}, "PRIVATE_KEY", "signs with a key derived"),
+        ({"HYBRID_SESSION_JWT_PUBLIC_KEYS": ["x"]}, "PRIVATE_KEY", "signs with a key derived"),
+        ({"HYBRID_SESSION_JWT_PUBLIC_KEYS": []}, None, None),
+        (
+            {"HYBRID_SESSION_JWT_ALGORITHM": "ES256", "HYBRID_SESSION_JWT_PRIVATE_KEY": "garbage"},
+            "PRIVATE_KEY",
+            "PEM-encoded",
+        ),
+        (
+            {
+                "HYBRID_SESSION_JWT_ALGORITHM": "ES256",
+                "HYBRID_SESSION_JWT_PRIVATE_KEY": _EC_PEM,
+                "HYBRID_SESSION_JWT_PUBLIC_KEYS": [b"garbage"],
+            },
+            "PUBLIC_KEYS",
+            "PEM-encoded",
+        ),
+    ],
+    ids=["hs-garbage-private", "hs-public", "hs-empty-public", "es-garbage", "es-bad-public"],
+)
+def test_jwt_keys_are_read_as_the_algorithm_says(
+    config: dict[str, t.Any], key: str | None, fix: str | None
+) -> None:
+    if key is None:
+        _init(HYBRID_SESSION_REVOCATION=False, **config)
+        return
+    with pytest.raises(ConfigurationError) as info:
+        _init(HYBRID_SESSION_REVOCATION=False, **config)
+    assert info.value.key == f"HYBRID_SESSION_JWT_{key}"
+    assert fix is not None and fix in str(info.value)

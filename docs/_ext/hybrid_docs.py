@@ -1,8 +1,9 @@
 """Directives generated from the code, so the docs cannot drift from it.
 
 - ``hybrid-config``: every ``HYBRID_SESSION_*`` key, its default and its
-  description, as a definition list, from :data:`flask_hybridsession.config.DEFAULTS` and
-  :data:`~flask_hybridsession.config.DESCRIPTIONS`.
+  description, as a definition list, from the table of options
+  :data:`flask_hybridsession.config.OPTIONS` (which also makes ``DEFAULTS``
+  and ``DESCRIPTIONS``).
 - ``hybrid-cli``: the ``--help`` of every ``flask hybrid-session`` command.
 - ``benchmarks-figure``: the chart ``make bench`` draws, once
   ``docs/images/benchmarks.png`` exists; a note until then.
@@ -17,8 +18,7 @@ import typing as t
 from docutils import nodes
 from docutils.parsers.rst import Directive
 
-from flask_hybridsession.config import DEFAULTS
-from flask_hybridsession.config import DESCRIPTIONS
+from flask_hybridsession.config import OPTIONS
 
 if t.TYPE_CHECKING:
     from sphinx.application import Sphinx
@@ -36,7 +36,7 @@ def format_default(value: object) -> str:
 
 
 def inline(text: str) -> list[nodes.Node]:
-    """Plain text with `backticked` code, the one markup DESCRIPTIONS uses."""
+    """Plain text with `backticked` code, the one markup an option's doc line uses."""
     parts: list[nodes.Node] = []
     for i, piece in enumerate(_CODE.split(text)):
         if piece:
@@ -58,15 +58,15 @@ class ConfigTable(Directive):
 
     def run(self) -> list[nodes.Node]:
         listing = nodes.definition_list(classes=["hybrid-config"])
-        for key, default in DEFAULTS.items():
-            text = format_default(default)
+        for option in OPTIONS:
+            key, text = option.key, format_default(option.default)
             term = nodes.term("", "", ids=[nodes.make_id(key)])
             term += nodes.literal(key, key)
             term += nodes.inline(
                 "", "", nodes.Text("default "), nodes.literal(text, text), classes=["default"]
             )
             definition = nodes.definition()
-            definition += nodes.paragraph("", "", *inline(DESCRIPTIONS[key]))
+            definition += nodes.paragraph("", "", *inline(option.doc))
             listing += nodes.definition_list_item("", term, definition)
         return [listing]
 
