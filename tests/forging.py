@@ -1,9 +1,10 @@
 """Forging JWTs by hand and presenting credentials as a client would.
 
-Shared by the tampering tests and ``tests/security``. JWTs are built from
-base64url, JSON and HMAC directly, so a forged token carries exactly the header
-and claims a test names; requests set the environ directly, so the test client
-neither refuses nor rewrites odd values.
+The one home of these helpers, shared by ``tests/security`` (through HTTP) and
+``tests/unit`` (straight to the modules). JWTs are built from base64url, JSON
+and HMAC directly, so a forged token carries exactly the header and claims a
+test names; requests set the environ directly, so the test client neither
+refuses nor rewrites odd values.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import string
 import typing as t
 
 from flask import Flask
@@ -24,6 +26,8 @@ Via = t.Literal["cookie", "bearer"]
 VIAS: t.Final[tuple[Via, ...]] = ("cookie", "bearer")
 Json = dict[str, t.Any]
 Digest = t.Callable[[], t.Any]
+#: The base64url alphabet, in order (a character's index is its 6-bit value).
+B64URL: t.Final = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
 
 
 # Encoding by hand.
@@ -46,6 +50,11 @@ def hmac_signature(signing_input: str, key: bytes, digest: Digest = hashlib.sha2
     return b64e(hmac.new(key, signing_input.encode("ascii"), digest).digest())
 
 
+def signed(signing_input: str, key: bytes) -> str:
+    """``signing_input`` (two raw segments, JSON or not) with its HS256 signature."""
+    return f"{signing_input}.{hmac_signature(signing_input, key)}"
+
+
 def jws(header: object, claims: object, key: bytes | None, digest: Digest = hashlib.sha256) -> str:
     """A compact JWS with an HMAC signature; ``key=None`` leaves the signature empty."""
     signing_input = f"{segment(header)}.{segment(claims)}"
@@ -57,6 +66,21 @@ def read_jwt(token: str) -> tuple[Json, Json]:
     """The header and claims of a JWT, unverified."""
     header, claims, _ = token.split(".")
     return json.loads(b64d(header)), json.loads(b64d(claims))
+
+
+def flip(token: str, index: int, where: str, bit: int = 0b100000) -> str:
+    """Flip one bit of one base64url character of segment ``index``.
+
+    ``where`` is "first", "middle" or "last". The top bit of a character (the
+    default) is always a data bit, even in a segment's last character, whose
+    low bits may be padding bits.
+    """
+    parts = token.split(".")
+    part = parts[index]
+    position = {"first": 0, "middle": len(part) // 2, "last": len(part) - 1}[where]
+    flipped = B64URL[B64URL.index(part[position]) ^ bit]
+    parts[index] = part[:position] + flipped + part[position + 1 :]
+    return ".".join(parts)
 
 
 @dataclasses.dataclass(frozen=True)

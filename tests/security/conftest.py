@@ -2,7 +2,8 @@
 
 The parent conftest's fixtures (``redis_server``, ``rdb``, ``redis_url``,
 ``mode``...) apply here unchanged; this one adds the reference app with the
-extra routes some items need, and prints how many fuzz cases each mode ran.
+extra routes some items need and a real JWT to forge from, and prints how
+many fuzz cases each mode ran.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import pytest
 from flask import Flask
 
 from ..conftest import AppFactory
+from ..forging import Minted
 from .support import FUZZ_CASES
+from .support import mint
 from .support import security_app
 
 
@@ -37,6 +40,12 @@ def sec_app(make_sec_app: AppFactory, mode: str) -> Flask:
 def jwt_issuer(make_sec_app: AppFactory) -> Flask:
     """A jwt-mode app whose tokens are presented to apps of every mode."""
     return make_sec_app("jwt")
+
+
+@pytest.fixture()
+def minted(jwt_issuer: Flask) -> Minted:
+    """A real session JWT of :func:`jwt_issuer` holding k = "v", taken apart."""
+    return mint(jwt_issuer)
 
 
 def pytest_terminal_summary(terminalreporter: t.Any, exitstatus: int, config: t.Any) -> None:

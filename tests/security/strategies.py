@@ -1,6 +1,9 @@
 """Hypothesis strategies for everything a client or a Redis admin can feed the extension.
 
 - :data:`cookie_values`: any string a ``Cookie`` header can carry.
+- :data:`unstructured_credentials`, :data:`token_shaped_credentials`: whole
+  credentials, free text or shaped like our tokens (random headers and claims,
+  some signed with the app's real key so every claim check is reached).
 - :data:`authorization_values`: whole ``Authorization`` header values, scheme included.
 - :data:`jwt_recipes`: mutations of a real JWT (header, payload, signature; ``alg``,
   ``kid``, ``typ`` and friends), applied at run time by :func:`apply_recipe` to a
@@ -14,19 +17,19 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import hmac
 import json
-import string
 import typing as t
 
 from hypothesis import strategies as st
 
-from .support import Json
-from .support import b64d
-from .support import b64e
-from .support import segment
-
-B64URL: t.Final = string.ascii_letters + string.digits + "-_"
+from ..forging import B64URL
+from ..forging import Json
+from ..forging import b64d
+from ..forging import b64e
+from ..forging import hmac_signature
+from ..forging import jws
+from ..forging import segment
+from .support import ring
 
 # Cookies and headers.
 
@@ -57,6 +60,54 @@ authorization_values: t.Final = st.one_of(
         lambda v, w: f"Bearer {v}{w}{v}", cookie_values, st.sampled_from([" ", ",", ", ", "\t"])
     ),
     _any_text,
+)
+
+
+# Whole credentials.
+
+#: The HS256 kid and key every test app derives from SECRET (tests/conftest.py).
+SIGNING_KID, SIGNING_KEY = ring().signing[0]
+_any_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=24),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner),
+    max_leaves=8,
+)
+_token_headers = st.fixed_dictionaries(
+    {},
+    optional={
+        "alg": st.sampled_from(["HS256", "HS512", "RS256", "none", "None"]) | _any_json,
+        "typ": st.just("hs+jwt") | _any_json,
+        "kid": st.just(SIGNING_KID) | _any_json,
+        "crit": _any_json,
+        "jku": _any_json,
+    },
+)
+_token_claims = st.dictionaries(
+    st.sampled_from(["sid", "jti", "iat", "exp", "nbf", "ct", "iss", "aud"]) | st.text(max_size=4),
+    st.integers(min_value=0, max_value=2**40)
+    | st.text(B64URL, min_size=22, max_size=22)
+    | _any_json,
+)
+
+
+def _signed_by_the_app(header: Json, claims: Json) -> str:
+    return jws({"alg": "HS256", "typ": "hs+jwt", "kid": SIGNING_KID, **header}, claims, SIGNING_KEY)
+
+
+unstructured_credentials: t.Final = st.one_of(
+    st.text(B64URL + ".", max_size=300),
+    st.text(st.characters(exclude_categories=["Cs"]), max_size=300),
+)
+token_shaped_credentials: t.Final = st.one_of(
+    st.text(B64URL, min_size=64, max_size=64).map(lambda tail: "v1." + tail),
+    st.builds(
+        lambda header, claims, signature: f"{segment(header)}.{segment(claims)}.{signature}",
+        _token_headers,
+        _token_claims,
+        st.text(B64URL, min_size=1, max_size=86),
+    ),
+    # Signed with the app's real key: every claim check is reached.
+    st.builds(_signed_by_the_app, _token_headers, _token_claims),
 )
 
 
@@ -243,14 +294,15 @@ def apply_recipe(recipe: JwtRecipe, material: Material) -> str:
         index, raw = recipe.raw_segment
         segments[index] = b64e(raw)
     signing_input = ".".join(segments)
-    mac = hmac.new(material.key, signing_input.encode("ascii"), hashlib.sha256).digest()
+    real = hmac_signature(signing_input, material.key)
+    mac = b64d(real)
     sig = {
-        "real-key": b64e(mac),
+        "real-key": real,
         "original": signature,
         "empty": "",
         "random": b64e(hashlib.sha256(signing_input.encode()).digest()),
         "flip": b64e(mac[:-1] + bytes([mac[-1] ^ 1])),
-        "truncated": b64e(mac)[:-3],
+        "truncated": real[:-3],
     }.get(recipe.signature)
     token = signing_input if sig is None else f"{signing_input}.{sig}"
     parts = token.split(".")

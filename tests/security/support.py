@@ -1,6 +1,7 @@
-"""What the security tests share: sending a credential as a client would, reading
-what the response issues, forging JWTs by hand, and the fuzz budget.
+"""What the security tests share: the reference app, reading what a response
+issues, the clock, Redis scans and garbage, and the fuzz budget.
 
+Forging credentials and presenting them is ``tests/forging.py``'s job.
 Everything goes through HTTP (the Flask test client) against a real Redis. The
 only look inside is the key ring a test derives from its own ``SECRET_KEY``
 (:func:`ring`), to forge validly signed tokens and sealed blobs; each use of it
@@ -27,18 +28,13 @@ from flask_hybridsession.crypto import build_keyring
 
 from ..conftest import SECRET
 from ..conftest import build_login_app
-from ..forging import VIAS as VIAS
-from ..forging import Json as Json
-from ..forging import Via as Via
-from ..forging import assert_fresh as assert_fresh
-from ..forging import b64d as b64d
-from ..forging import b64e as b64e
-from ..forging import body as body
-from ..forging import jws as jws
-from ..forging import present as present
-from ..forging import read_jwt as read_jwt
-from ..forging import segment as segment
-from ..forging import send as send
+from ..forging import Json
+from ..forging import Minted
+from ..forging import Via
+from ..forging import assert_fresh
+from ..forging import body
+from ..forging import present
+from ..forging import read_jwt
 
 MODES: t.Final = ("jwt", "server", "auto")
 #: The modes that issue JWTs (auto while a session fits a cookie).
@@ -157,6 +153,13 @@ def issued(response: TestResponse, via: Via) -> str:
     return ""
 
 
+def assert_opens(
+    app: Flask, credential: str, sid: str, via: Via = "cookie", value: str = "'v'"
+) -> None:
+    """Positive control: ``credential`` opens session ``sid``, holding k = ``value``."""
+    assert body(present(app, credential, via)) == {"value": value, "sid": sid, "new": False}
+
+
 def assert_refused(response: TestResponse, *victim_sids: str) -> None:
     """What a bad credential may give on a public route: a fresh session, or a 401."""
     if response.status_code == 401:
@@ -200,6 +203,16 @@ def start(app: Flask, via: Via = "cookie", path: str = "/set/k/v") -> Held:
     return Held(app, credential, via, body(present(app, credential, via))["sid"])
 
 
+def mint(app: Flask) -> Minted:
+    """A real session JWT of ``app`` holding k = "v" (HS256 under :func:`ring`), taken apart."""
+    held = start(app)
+    header, claims = read_jwt(held.credential)
+    kid, key = ring().signing[0]
+    assert header == {"alg": "HS256", "kid": kid, "typ": "hs+jwt"}
+    assert claims["sid"] == held.sid
+    return Minted(held.credential, held.sid, header, claims, key)
+
+
 def login(
     app: Flask,
     user: str,
@@ -241,6 +254,22 @@ def redis_calls(rdb: redis.Redis) -> int:
     """Commands the server has run, INFO aside (commandstats; never a mock)."""
     stats = t.cast(dict[str, dict[str, t.Any]], rdb.info("commandstats"))
     return sum(int(v["calls"]) for k, v in stats.items() if k != "cmdstat_info")
+
+
+RedisType = t.Literal["string", "list", "set", "zset"]
+
+
+def replace_with(rdb: redis.Redis, key: str, kind: RedisType) -> None:
+    """Put a key of another type (holding garbage) where ``key`` was."""
+    rdb.delete(key)
+    if kind == "string":
+        rdb.set(key, b"garbage")
+    elif kind == "list":
+        rdb.rpush(key, b"m", b"garbage")
+    elif kind == "set":
+        rdb.sadd(key, b"garbage")
+    else:
+        rdb.zadd(key, {b"garbage": 1.0})
 
 
 class Clock:

@@ -5,29 +5,34 @@ from __future__ import annotations
 import collections
 import itertools
 import os
+import time
 
 import pytest
 import redis
 from flask import Flask
 
+from flask_hybridsession.testing import redis_keys
+
 from ..conftest import AppFactory
+from ..forging import VIAS
+from ..forging import Via
+from ..forging import assert_fresh
+from ..forging import b64d
+from ..forging import b64e
+from ..forging import body
+from ..forging import jws
+from ..forging import present
+from ..forging import read_jwt
 from .support import BIG
 from .support import MODES
-from .support import VIAS
-from .support import Via
-from .support import assert_fresh
+from .support import assert_opens
 from .support import assert_refused
-from .support import b64d
-from .support import b64e
-from .support import body
 from .support import issued
-from .support import jws
 from .support import login
-from .support import present
-from .support import read_jwt
 from .support import redis_values
 from .support import ring
 from .support import start
+from .support import with_clock
 
 
 def _server_tokens(app: Flask, count: int, path: str) -> list[str]:
@@ -122,9 +127,9 @@ def test_hs03_every_jwt_has_a_random_jti(make_sec_app: AppFactory, mode: str) ->
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("claim", ["jti", "exp", "iat"])
+@pytest.mark.parametrize("claim", ["jti", "exp", "iat", "sid", "ct"])
 @pytest.mark.parametrize("via", VIAS)
-def test_hs03_signed_token_without_jti_exp_or_iat_is_refused(
+def test_hs03_signed_token_without_a_required_claim_is_refused(
     make_sec_app: AppFactory, jwt_issuer: Flask, mode: str, claim: str, via: Via
 ) -> None:
     victim = start(jwt_issuer)
@@ -137,7 +142,7 @@ def test_hs03_signed_token_without_jti_exp_or_iat_is_refused(
     assert control["sid"] == victim.sid
     assert control["value"] == "'v'"
     forged = jws(header, {k: v for k, v in claims.items() if k != claim}, key)
-    assert_refused(present(receiver, forged, via), victim.sid)
+    assert_fresh(present(receiver, forged, via), victim.sid)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -161,7 +166,10 @@ def test_hs04_unknown_id_is_never_adopted(
     credential = issued(written, via)
     assert credential
     assert credential != attacker
-    assert body(present(app, credential, via))["sid"] != attacker_sid
+    new_sid = body(present(app, credential, via))["sid"]
+    assert new_sid != attacker_sid
+    if mode == "server":
+        assert rdb.exists(redis_keys(app, new_sid).session)  # the new session is stored
     # Nothing in Redis is named after (or holds) the attacker's value.
     stored = redis_values(rdb)
     assert not any(attacker_sid.encode() in value for value in stored)
@@ -186,3 +194,51 @@ def test_hs04_big_auto_session_gets_its_own_id(make_sec_app: AppFactory) -> None
     assert credential.startswith("v1.")
     assert credential[3:25] != attacker[3:25]
     assert body(present(app, credential, path="/get/big"))["value"] == repr(BIG)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("via", VIAS)
+def test_hs04_a_real_server_token_opens_in_every_mode(
+    make_sec_app: AppFactory, mode: str, via: Via
+) -> None:
+    """Positive control of the refusals below: a credential's format, not the
+    receiving app's mode, says how it opens."""
+    victim = start(make_sec_app("server"))
+    assert victim.credential.startswith("v1.")
+    assert_opens(make_sec_app(mode), victim.credential, victim.sid, via)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("via", VIAS)
+def test_hs04_a_known_sid_with_a_guessed_tail_is_refused(
+    make_sec_app: AppFactory, mode: str, rdb: redis.Redis, via: Via
+) -> None:
+    """The sid is no secret (admins see it): with a guessed secret part it opens
+    nothing, and a write with it leaves the victim's session as it was."""
+    server = make_sec_app("server")
+    victim = start(server)
+    key = redis_keys(server, victim.sid).session
+    stored = rdb.hgetall(key)
+    guess = "v1." + b64e(b64d(victim.sid) + os.urandom(32))
+    assert b64e(b64d(guess[3:])[:16]) == victim.sid
+    app = make_sec_app(mode)
+    assert_fresh(present(app, guess, via), victim.sid)
+
+    response = present(app, guess, via, method="POST", path="/set/k/attacker")
+    assert response.status_code == 200
+    assert issued(response, via) != guess
+    assert rdb.hgetall(key) == stored
+    assert_opens(app, victim.credential, victim.sid, via)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("via", VIAS)
+def test_hs04_an_expired_credential_gets_a_fresh_session(
+    make_sec_app: AppFactory, mode: str, via: Via
+) -> None:
+    """Past PERMANENT_SESSION_LIFETIME (31 days), on the app's own clock."""
+    app = make_sec_app(mode)
+    victim = start(app)
+    assert_opens(app, victim.credential, victim.sid, via)
+    with_clock(app, now=time.time() + 40 * 86400)
+    assert_fresh(present(app, victim.credential, via), victim.sid)

@@ -11,16 +11,16 @@ from flask_hybridsession import ConfigurationError
 from flask_hybridsession import SessionTooLarge
 
 from ..conftest import AppFactory
+from ..forging import VIAS
+from ..forging import Via
+from ..forging import assert_fresh
+from ..forging import body
+from ..forging import present
 from .support import MODES
-from .support import VIAS
-from .support import Via
-from .support import assert_fresh
 from .support import assert_refused
-from .support import body
 from .support import cookie_attrs
 from .support import issued
 from .support import login
-from .support import present
 from .support import set_cookie_headers
 
 

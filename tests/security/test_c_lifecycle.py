@@ -14,16 +14,17 @@ import redis
 from flask_hybridsession.testing import redis_keys
 
 from ..conftest import AppFactory
+from ..forging import VIAS
+from ..forging import Via
+from ..forging import assert_fresh
+from ..forging import body
+from ..forging import present
+from ..forging import read_jwt
+from ..forging import segment
 from .support import MODES
-from .support import VIAS
-from .support import Via
-from .support import assert_fresh
-from .support import body
 from .support import cookie_attrs
 from .support import issued
 from .support import login
-from .support import present
-from .support import read_jwt
 from .support import set_cookie_headers
 from .support import start
 from .support import with_clock
@@ -115,8 +116,6 @@ def test_hs16_idle_timeout_is_enforced_server_side(
 def test_hs16_editing_a_time_field_breaks_the_token(
     make_sec_app: AppFactory, mode: str, claim: str
 ) -> None:
-    from .support import segment
-
     app = make_sec_app(mode, HYBRID_SESSION_IDLE_TIMEOUT=120)
     held, _ = login(app, "alice")
     header, _, signature = held.credential.split(".")

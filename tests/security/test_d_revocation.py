@@ -14,15 +14,15 @@ from flask_hybridsession.testing import redis_keys
 
 from .. import conftest as base
 from ..conftest import AppFactory
+from ..forging import VIAS
+from ..forging import Via
+from ..forging import assert_fresh
+from ..forging import body
+from ..forging import read_jwt
 from .support import MODES
-from .support import VIAS
 from .support import Held
-from .support import Via
-from .support import assert_fresh
-from .support import body
 from .support import issued
 from .support import login
-from .support import read_jwt
 from .support import with_clock
 
 

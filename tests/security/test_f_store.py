@@ -9,6 +9,7 @@ opens when the plaintext is the session's own.
 
 from __future__ import annotations
 
+import base64
 import collections.abc as cabc
 import logging
 import os
@@ -27,19 +28,23 @@ from flask_hybridsession.testing import redis_keys
 from ..conftest import SECRET
 from ..conftest import AppFactory
 from ..conftest import RedisServer
+from ..forging import VIAS
+from ..forging import Minted
+from ..forging import Via
+from ..forging import assert_fresh
+from ..forging import b64d
+from ..forging import b64e
+from ..forging import body
+from ..forging import jws
+from ..forging import present
+from ..forging import read_jwt
 from .support import MODES
-from .support import VIAS
 from .support import Held
-from .support import Via
-from .support import assert_fresh
-from .support import b64d
-from .support import b64e
-from .support import body
-from .support import jws
+from .support import RedisType
+from .support import assert_opens
 from .support import login
-from .support import present
-from .support import read_jwt
 from .support import redis_values
+from .support import replace_with
 from .support import ring
 from .support import start
 from .support import with_clock
@@ -157,18 +162,164 @@ def test_hs37_moved_or_changed_blob_opens_nothing(
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("via", VIAS)
+@pytest.mark.parametrize("moved", [("ct",), ("ct", "jti"), ("ct", "sid")], ids="+".join)
 def test_hs37_ciphertext_moved_between_jwts_opens_nothing(
-    make_sec_app: AppFactory, jwt_issuer: Flask, mode: str, via: Via
+    make_sec_app: AppFactory, jwt_issuer: Flask, mode: str, via: Via, moved: tuple[str, ...]
 ) -> None:
+    """``ct`` opens only under its own sid and jti, whatever else moves with it."""
     a, b = start(jwt_issuer, path="/set/k/alpha"), start(jwt_issuer, path="/set/k/beta")
     (header, a_claims), (_, b_claims) = read_jwt(a.credential), read_jwt(b.credential)
     key = ring().signing[0][1]
     receiver = make_sec_app(mode)
     assert body(present(receiver, jws(header, b_claims, key), via))["value"] == "'beta'"
-    for moved in (("ct",), ("ct", "jti"), ("ct", "sid")):
-        forged = jws(header, {**b_claims, **{n: a_claims[n] for n in moved}}, key)
-        response = present(receiver, forged, via)
-        assert_fresh(response, a.sid, b.sid)
+    forged = jws(header, {**b_claims, **{n: a_claims[n] for n in moved}}, key)
+    assert_fresh(present(receiver, forged, via), a.sid, b.sid)
+
+
+#: A validly signed JWT whose claims no longer match what ``ct`` was sealed for.
+CLAIM_FORGERIES: t.Final[dict[str, t.Callable[[Minted], str]]] = {
+    "sid-malformed": lambda m: m.resign(claims=m.claim(sid="short")),
+    "sid-other": lambda m: m.resign(claims=m.claim(sid=b64e(os.urandom(16)))),
+    "jti-other": lambda m: m.resign(claims=m.claim(jti=b64e(os.urandom(16)))),
+    "ct-random": lambda m: m.resign(claims=m.claim(ct=b64e(os.urandom(80)))),
+    "ct-truncated": lambda m: m.resign(claims=m.claim(ct=m.claims["ct"][:-8])),
+    "ct-not-base64": lambda m: m.resign(claims=m.claim(ct="!!not base64!!")),
+    "ct-number": lambda m: m.resign(claims=m.claim(ct=5)),
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("via", VIAS)
+@pytest.mark.parametrize("forgery", list(CLAIM_FORGERIES))
+def test_hs37_a_jwt_with_another_sid_jti_or_ct_opens_nothing(
+    make_sec_app: AppFactory, minted: Minted, mode: str, via: Via, forgery: str
+) -> None:
+    app = make_sec_app(mode)
+    assert_opens(app, minted.resign(), minted.sid, via)  # positive control
+    assert_fresh(present(app, CLAIM_FORGERIES[forgery](minted), via), minted.sid)
+
+
+#: Garbage written into a live server session's keys: ``(rdb, app, sid)``.
+Corruption = t.Callable[[redis.Redis, Flask, str], None]
+
+
+def _data_field(rdb: redis.Redis, app: Flask, sid: str) -> bytes:
+    """The one data field (session key k) of a session holding only k."""
+    [field] = data_fields(rdb, app, sid)
+    return field
+
+
+def _set_field(name: bytes | None, value: t.Callable[[bytes], bytes]) -> Corruption:
+    """Replace one field of the hash (``None``: the data field) with ``value(old)``."""
+
+    def corrupt(rdb: redis.Redis, app: Flask, sid: str) -> None:
+        key = redis_keys(app, sid).session
+        field = _data_field(rdb, app, sid) if name is None else name
+        rdb.hset(key, field, value(t.cast(bytes, rdb.hget(key, field))))
+
+    return corrupt
+
+
+def _flip_last_byte(blob: bytes) -> bytes:
+    return blob[:-1] + bytes([blob[-1] ^ 1])
+
+
+def _hdel(name: str) -> Corruption:
+    def corrupt(rdb: redis.Redis, app: Flask, sid: str) -> None:
+        rdb.hdel(redis_keys(app, sid).session, name)
+
+    return corrupt
+
+
+def _extra_field(rdb: redis.Redis, app: Flask, sid: str) -> None:
+    rdb.hset(redis_keys(app, sid).session, os.urandom(16), os.urandom(40))
+
+
+def _replace(kind: RedisType) -> Corruption:
+    def corrupt(rdb: redis.Redis, app: Flask, sid: str) -> None:
+        replace_with(rdb, redis_keys(app, sid).session, kind)
+
+    return corrupt
+
+
+def _mark_as_hash(rdb: redis.Redis, app: Flask, sid: str) -> None:
+    rdb.hset(redis_keys(app, sid).revoked, "x", "garbage")
+
+
+CHANGED: t.Final = [
+    pytest.param(_set_field(b"m", lambda old: os.urandom(64)), id="meta-random"),
+    pytest.param(_set_field(b"m", lambda old: b""), id="meta-empty"),
+    pytest.param(_set_field(b"m", lambda old: old[:5]), id="meta-truncated-5B"),
+    pytest.param(_set_field(b"m", _flip_last_byte), id="meta-one-bit"),
+    pytest.param(_hdel("m"), id="meta-missing"),
+    pytest.param(_set_field(None, lambda old: os.urandom(64)), id="field-random"),
+    pytest.param(_set_field(None, lambda old: old[:5]), id="field-truncated-5B"),
+    pytest.param(_set_field(None, _flip_last_byte), id="field-one-bit"),
+    pytest.param(_extra_field, id="extra-field-random"),
+    pytest.param(_hdel("t"), id="token-hash-missing"),
+    pytest.param(_set_field(b"a", lambda old: b"soon"), id="deadline-not-a-number"),
+    pytest.param(_hdel("a"), id="deadline-missing"),
+    pytest.param(_replace("string"), id="wrong-type-string"),
+    pytest.param(_replace("list"), id="wrong-type-list"),
+    pytest.param(_replace("set"), id="wrong-type-set"),
+    pytest.param(_replace("zset"), id="wrong-type-zset"),
+    pytest.param(_mark_as_hash, id="revocation-mark-wrong-type"),
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("corrupt", CHANGED)
+def test_hs37_a_changed_or_garbage_redis_entry_opens_a_fresh_session(
+    make_sec_app: AppFactory, mode: str, rdb: redis.Redis, corrupt: Corruption
+) -> None:
+    """A server session whose Redis entry was changed, presented to an app of each mode."""
+    server = make_sec_app("server")
+    victim, control = start(server), start(server)
+    app = make_sec_app(mode)
+    # Positive control on another session (a jwt-mode app moves what it opens
+    # into a JWT, and the Redis entry with it).
+    assert_opens(app, control.credential, control.sid)
+    corrupt(rdb, server, victim.sid)
+    for via in VIAS:
+        assert_fresh(present(app, victim.credential, via), victim.sid)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    "move",
+    ["a-data-field-into-b", "a-meta-over-b-meta", "a-meta-and-fields-into-b", "b-fields-swapped"],
+)
+def test_hs37_sealed_value_moved_between_sessions_opens_nothing(
+    make_sec_app: AppFactory, mode: str, rdb: redis.Redis, move: str
+) -> None:
+    """A blob opens only under its own session and field: moved from session A
+    into B, or swapped between B's own fields."""
+    server = make_sec_app("server")
+    a = start(server, path="/set/k/alpha")
+    b = start(server, path="/set/k/beta")
+    b = b.then(b.post("/set/j/gamma"))
+    a_key, b_key = redis_keys(server, a.sid).session, redis_keys(server, b.sid).session
+    a_fields, b_fields = data_fields(rdb, server, a.sid), data_fields(rdb, server, b.sid)
+    assert len(a_fields) == 1
+    assert len(b_fields) == 2
+    a_meta = t.cast(bytes, rdb.hget(a_key, "m"))
+
+    if move == "a-data-field-into-b":
+        rdb.hset(b_key, mapping=t.cast(dict[t.Any, bytes], a_fields))
+    elif move == "a-meta-over-b-meta":
+        rdb.hset(b_key, "m", a_meta)
+    elif move == "a-meta-and-fields-into-b":
+        rdb.hdel(b_key, *b_fields)
+        rdb.hset(b_key, mapping=t.cast(dict[t.Any, bytes], {b"m": a_meta, **a_fields}))
+    else:
+        (f1, v1), (f2, v2) = b_fields.items()
+        rdb.hset(b_key, mapping={f1: v2, f2: v1})
+
+    app = make_sec_app(mode)
+    for via in VIAS:
+        assert_fresh(present(app, b.credential, via), a.sid, b.sid)
+        assert body(present(app, b.credential, via, path="/get/j"))["value"] == "None"
+    assert_opens(app, a.credential, a.sid, value="'alpha'")
 
 
 # HS-38: JSON only, never pickle.
@@ -243,6 +394,57 @@ def test_hs38_a_sealed_pickle_in_a_jwt_is_never_loaded(
     for via in VIAS:
         assert_fresh(present(receiver, jws(header, forged, key), via), held.sid)
     assert not os.path.exists(marker_path)
+
+
+def _seal_meta(plaintext: bytes) -> Corruption:
+    """A meta blob that decrypts (the session's own sid and place), holding ``plaintext``."""
+
+    def corrupt(rdb: redis.Redis, app: Flask, sid: str) -> None:
+        rdb.hset(redis_keys(app, sid).session, "m", ring().seal(sid, b"meta", plaintext))
+
+    return corrupt
+
+
+def _seal_field(plaintext: bytes) -> Corruption:
+    """The data field sealed right (its sid, its field name) around ``plaintext``."""
+
+    def corrupt(rdb: redis.Redis, app: Flask, sid: str) -> None:
+        field = _data_field(rdb, app, sid)
+        sealed = ring().seal(sid, b"field|" + field, plaintext)
+        rdb.hset(redis_keys(app, sid).session, field, sealed)
+
+    return corrupt
+
+
+UNPARSABLE: t.Final = [
+    pytest.param(_seal_meta(b"not json"), id="meta-sealed-not-json"),
+    pytest.param(_seal_meta(b"[1, 2]"), id="meta-sealed-json-array"),
+    pytest.param(_seal_meta(b'{"c": 1, "s": "not bytes"}'), id="meta-sealed-salt-not-bytes"),
+    pytest.param(
+        _seal_meta(b'{"c": 1, "s": {" b": "' + base64.b64encode(bytes(16)) + b'"}}'),
+        id="meta-sealed-other-salt",
+    ),
+    pytest.param(_seal_field(b"\x00\x01k{not json"), id="field-sealed-not-json"),
+    pytest.param(_seal_field(b'\x00\x05other"victim"'), id="field-sealed-other-name"),
+    pytest.param(_seal_field(b"\xff\xff"), id="field-sealed-name-overflow"),
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("corrupt", UNPARSABLE)
+def test_hs38_a_sealed_but_unparsable_redis_entry_opens_a_fresh_session(
+    make_sec_app: AppFactory, mode: str, rdb: redis.Redis, corrupt: Corruption
+) -> None:
+    """Data that decrypts (sealed with the app's own key) but does not parse."""
+    server = make_sec_app("server")
+    victim, control = start(server), start(server)
+    app = make_sec_app(mode)
+    # Positive control on another session (a jwt-mode app moves what it opens
+    # into a JWT, and the Redis entry with it).
+    assert_opens(app, control.credential, control.sid)
+    corrupt(rdb, server, victim.sid)
+    for via in VIAS:
+        assert_fresh(present(app, victim.credential, via), victim.sid)
 
 
 # HS-39: every key has a TTL.

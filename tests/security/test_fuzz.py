@@ -32,6 +32,11 @@ from werkzeug.test import TestResponse
 from flask_hybridsession.testing import redis_keys
 
 from ..conftest import AppFactory
+from ..forging import VIAS
+from ..forging import Via
+from ..forging import body
+from ..forging import read_jwt
+from ..forging import send
 from .strategies import JwtRecipe
 from .strategies import Material
 from .strategies import RedisRecipe
@@ -40,18 +45,15 @@ from .strategies import authorization_values
 from .strategies import cookie_values
 from .strategies import jwt_recipes
 from .strategies import redis_recipes
+from .strategies import token_shaped_credentials
+from .strategies import unstructured_credentials
 from .support import FUZZ_CASES
-from .support import VIAS
 from .support import Held
-from .support import Via
-from .support import body
 from .support import fuzz_deadline_ms
 from .support import fuzz_examples
 from .support import fuzz_seconds
 from .support import login
-from .support import read_jwt
 from .support import ring
-from .support import send
 
 OTHER_SECRET: t.Final = "fuzz-other-secret-0123456789abcdef0123456789"
 #: What /get/k may show for a fuzzed credential: nothing, or the attacker's own value.
@@ -178,6 +180,34 @@ def test_hs44_fuzz_authorization_header(
     client = scene.app.test_client(use_cookies=False)
     response = client.open(path, method=method, environ_overrides=environ)
     scene.check(response, what=path)
+
+
+def _survives_fresh(scene: Scene, response: TestResponse, credential: str) -> None:
+    """No 5xx, no 503, nothing of a victim: a fresh empty session."""
+    scene.check(response, what=credential[:120])
+    assert response.status_code != 503
+    data = response.get_json()
+    assert isinstance(data, dict), response.status_code
+    assert data["new"] is True
+    assert data["value"] == "None"
+
+
+@pytest.mark.parametrize("via", VIAS)
+@fuzz(150)
+@given(credential=unstructured_credentials)
+def test_hs44_fuzz_unstructured_credentials(scene: Scene, via: Via, credential: str) -> None:
+    if not scene.case():
+        return
+    _survives_fresh(scene, _fire(scene, credential, via, "GET", "/get/k"), credential)
+
+
+@pytest.mark.parametrize("via", VIAS)
+@fuzz(150)
+@given(credential=token_shaped_credentials)
+def test_hs44_fuzz_token_shaped_credentials(scene: Scene, via: Via, credential: str) -> None:
+    if not scene.case():
+        return
+    _survives_fresh(scene, _fire(scene, credential, via, "GET", "/get/k"), credential)
 
 
 @fuzz(900)

@@ -13,16 +13,18 @@ from flask_hybridsession.testing import redis_keys
 
 from ..conftest import SECRET
 from ..conftest import AppFactory
+from ..forging import VIAS
+from ..forging import Via
+from ..forging import assert_fresh
+from ..forging import body
+from ..forging import hmac_signature
+from ..forging import jws
+from ..forging import present
+from ..forging import read_jwt
+from ..forging import segment
 from .support import MODES
-from .support import VIAS
 from .support import Held
-from .support import Via
-from .support import assert_fresh
-from .support import body
-from .support import jws
 from .support import login
-from .support import present
-from .support import read_jwt
 from .support import ring
 from .support import start
 
@@ -84,6 +86,43 @@ def test_hs42_unknown_kid_is_refused(
     for kid in ("AAAAAAAA", ring(NEW_SECRET).signing[0][0], ""):
         forged = jws({**header, "kid": kid}, claims, key)
         assert present(receiver, forged, via, path="/me").status_code == 401
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("via", VIAS)
+def test_hs42_a_credential_of_another_secret_opens_fresh(
+    make_sec_app: AppFactory, mode: str, via: Via
+) -> None:
+    """Issued by an app of the same mode under another SECRET_KEY (and no fallback)."""
+    victim = start(make_sec_app(mode, SECRET_KEY=NEW_SECRET))
+    assert_fresh(present(make_sec_app(mode), victim.credential, via), victim.sid)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("via", VIAS)
+def test_hs42_a_jwt_of_another_secret_relabelled_with_our_kid_opens_fresh(
+    make_sec_app: AppFactory, mode: str, via: Via
+) -> None:
+    """The kid picks the key, it does not vouch for the signature."""
+    victim = start(make_sec_app("jwt", SECRET_KEY=NEW_SECRET))
+    header, _ = read_jwt(victim.credential)
+    assert header["kid"] != ring().signing[0][0]
+    ours = segment({**header, "kid": ring().signing[0][0]})
+    _, payload, signature = victim.credential.split(".")
+    forged = f"{ours}.{payload}.{signature}"
+    assert_fresh(present(make_sec_app(mode), forged, via), victim.sid)
+
+
+def test_hs43_the_tests_key_ring_signs_as_the_app_does(jwt_issuer: Flask) -> None:
+    """What every forgery here rests on: the ring a test derives from
+    SECRET_KEY (:func:`ring`) holds the very key the app signs with."""
+    token = start(jwt_issuer).credential
+    header, _ = read_jwt(token)
+    kid, key = ring().signing[0]
+    assert header["kid"] == kid
+    signing_input, signature = token.rsplit(".", 1)
+    assert hmac_signature(signing_input, key) == signature
+    assert hmac_signature(signing_input, ring(NEW_SECRET).signing[0][1]) != signature
 
 
 @pytest.mark.parametrize("mode", MODES)

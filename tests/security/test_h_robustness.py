@@ -1,11 +1,14 @@
 """H. Robustness, caching, CSRF: HS-44, HS-45, HS-47, HS-48.
 
-HS-44's fuzzing is in test_fuzz.py and HS-46 (no credential in logs) in
-test_logging.py.
+A malformed credential, or garbage where a session's Redis keys belong, opens
+a fresh empty session: never a 5xx, and never a 503 (garbage is not an
+outage). HS-44's fuzzing is in test_fuzz.py and HS-46 (no credential in logs)
+in test_logging.py.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import statistics
 import time
@@ -16,17 +19,26 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
+from flask_hybridsession.testing import SessionKeys
+from flask_hybridsession.testing import redis_keys
+
 from ..conftest import AppFactory
 from ..conftest import RedisServer
+from ..forging import VIAS
+from ..forging import Minted
+from ..forging import Via
+from ..forging import assert_fresh
+from ..forging import b64e
+from ..forging import jws
+from ..forging import present
+from ..forging import segment
+from ..forging import send
+from ..forging import signed
 from .support import MODES
-from .support import VIAS
-from .support import Via
 from .support import assert_refused
-from .support import b64e
 from .support import login
-from .support import present
 from .support import redis_calls
-from .support import segment
+from .support import replace_with
 from .support import start
 
 MALFORMED: t.Final[dict[str, t.Callable[[str], str]]] = {
@@ -59,8 +71,6 @@ def test_hs44_malformed_tokens_never_5xx_and_stay_fast(
     token = start(jwt_issuer).credential
     app = make_sec_app(mode)
     client = app.test_client(use_cookies=False)
-    from .support import send
-
     send(client, token, via)  # warm up
     timings = []
     for name, forge in MALFORMED.items():
@@ -75,20 +85,91 @@ def test_hs44_malformed_tokens_never_5xx_and_stay_fast(
     assert max(timings) < 1.0
 
 
+NESTED_1000: t.Final = b64e(b"[" * 1000 + b"]" * 1000)
+NOT_UTF8: t.Final = b64e(b"\xff\xfe\xfd")
+
+#: Malformed credentials made from a real token (or from nothing), one per case.
+MALFORMED_CREDENTIALS: t.Final[dict[str, t.Callable[[Minted], str]]] = {
+    "truncated-to-1-char": lambda m: m.token[:1],
+    "truncated-in-header": lambda m: m.token[:10],
+    "truncated-at-first-dot": lambda m: m.token[: m.token.index(".")],
+    "truncated-after-first-dot": lambda m: m.token[: m.token.index(".") + 1],
+    "truncated-in-payload": lambda m: m.token[: len(m.token) // 2],
+    "truncated-in-signature": lambda m: m.token[: m.token.rindex(".") + 5],
+    "oversized-9KB": lambda m: m.token + "A" * (9 * 1024),
+    "oversized-64KB": lambda m: m.token + "A" * (64 * 1024),
+    "b64-padded": lambda m: ".".join(p + "=" * (-len(p) % 4) for p in m.token.split(".")),
+    "b64-standard-alphabet": lambda m: m.token.replace("-", "+").replace("_", "/") + "+/",
+    "b64-bang": lambda m: m.token[:20] + "!" + m.token[21:],
+    "b64-space": lambda m: m.token[:20] + " " + m.token[21:],
+    "b64-non-ascii": lambda m: m.token[:20] + "é" + m.token[21:],
+    "trailing-nul": lambda m: m.token + "\x00",
+    "b64-of-non-json": lambda m: f"{b64e(b'hello')}.{b64e(b'world')}.{b64e(b'sig')}",
+    # Validly signed with the app's own key: JSON that is not an object, or
+    # that is no JSON at all, reaches the parser past the signature check.
+    "header-json-array": lambda m: jws([m.header], m.claims, m.key),
+    "payload-json-array": lambda m: jws(m.header, [m.claims], m.key),
+    "payload-json-number": lambda m: jws(m.header, 42, m.key),
+    "payload-json-string": lambda m: jws(m.header, "claims", m.key),
+    "header-deeply-nested": lambda m: f"{b64e(b'[' * 2000)}.{segment(m.claims)}.AAAA",
+    "payload-nested-1000": lambda m: signed(f"{segment(m.header)}.{NESTED_1000}", m.key),
+    "header-not-utf8": lambda m: signed(f"{NOT_UTF8}.{segment(m.claims)}", m.key),
+    "payload-not-utf8": lambda m: signed(f"{segment(m.header)}.{NOT_UTF8}", m.key),
+    "1-segment": lambda m: m.token.split(".")[0],
+    "2-segments": lambda m: m.token.rsplit(".", 1)[0],
+    "4-segments": lambda m: m.token + ".AAAA",
+    "5-segments": lambda m: m.token + ".AAAA.AAAA",
+    "dots-only": lambda m: "..",
+    "empty": lambda m: "",
+    "non-ascii": lambda m: "é" * 40,
+    "crlf-flushall": lambda m: "a\r\nFLUSHALL",
+    "star": lambda m: "*",
+    "server-63-chars": lambda m: "v1." + "A" * 63,
+    "server-65-chars": lambda m: "v1." + "A" * 65,
+    "server-v2": lambda m: "v2." + "A" * 64,
+    "server-V1": lambda m: "V1." + "A" * 64,
+    "server-no-dot": lambda m: "v1" + "A" * 64,
+    "server-standard-b64": lambda m: "v1." + "A" * 62 + "+/",
+    "server-10KB": lambda m: "v1." + "A" * 10240,
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("via", VIAS)
+@pytest.mark.parametrize("forgery", list(MALFORMED_CREDENTIALS))
+def test_hs44_malformed_credential_opens_a_fresh_session(
+    make_sec_app: AppFactory, minted: Minted, mode: str, via: Via, forgery: str
+) -> None:
+    forged = MALFORMED_CREDENTIALS[forgery](minted)
+    assert forged != minted.token
+    assert_fresh(present(make_sec_app(mode), forged, via), minted.sid)
+
+
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("via", VIAS)
 @pytest.mark.parametrize(
     "credential",
-    ["*", "a\r\nFLUSHALL", "A" * 10240, "v1." + "A" * 10240, "sé" * 40, "v1." + "é" * 64],
-    ids=["star", "crlf-flushall", "10KB", "server-10KB", "non-ascii", "server-non-ascii"],
+    [
+        pytest.param("*", id="star"),
+        pytest.param("a\r\nFLUSHALL", id="crlf-flushall"),
+        pytest.param("A" * 10240, id="10KB"),
+        pytest.param("v1." + "A" * 10240, id="server-10KB"),
+        pytest.param("sé" * 40, id="non-ascii"),
+        pytest.param("v1." + "é" * 64, id="server-non-ascii"),
+        pytest.param("v1." + "A" * 63, id="server-63-chars"),
+        pytest.param("hs:{s:AAAAAAAAAAAAAAAAAAAAAA}", id="redis-key-name"),
+        pytest.param("a.b.c", id="jwt-shaped-unsigned"),
+    ],
 )
 def test_hs45_format_is_checked_before_redis(
     make_sec_app: AppFactory, mode: str, via: Via, credential: str, rdb: redis.Redis
 ) -> None:
     app = make_sec_app(mode)
+    keys = set(rdb.scan_iter(count=1000))
     before = redis_calls(rdb)
-    assert_refused(present(app, credential, via))
+    assert_fresh(present(app, credential, via))
     assert redis_calls(rdb) == before
+    assert set(rdb.scan_iter(count=1000)) == keys  # nothing written either
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -99,6 +180,61 @@ def test_hs45_positive_control_a_well_formed_token_reaches_redis(
     before = redis_calls(rdb)
     assert_refused(present(app, "v1." + "A" * 64))
     assert redis_calls(rdb) > before
+
+
+def _garbage_hash(rdb: redis.Redis, key: str) -> None:
+    """A live-looking hash (its deadline ahead) of which nothing opens."""
+    now_ms = int(time.time() * 1000)
+    rdb.delete(key)
+    rdb.hset(
+        key,
+        mapping={
+            b"t": os.urandom(32),
+            b"a": now_ms + 3_600_000,
+            b"l": now_ms,
+            b"m": os.urandom(60),
+            os.urandom(16): os.urandom(60),
+        },
+    )
+
+
+REDIS_GARBAGE: t.Final[dict[str, t.Callable[[redis.Redis, SessionKeys], object]]] = {
+    "string": lambda rdb, keys: replace_with(rdb, keys.session, "string"),
+    "list": lambda rdb, keys: replace_with(rdb, keys.session, "list"),
+    "set": lambda rdb, keys: replace_with(rdb, keys.session, "set"),
+    "zset": lambda rdb, keys: replace_with(rdb, keys.session, "zset"),
+    "garbage-hash": lambda rdb, keys: _garbage_hash(rdb, keys.session),
+    "mark-wrong-type": lambda rdb, keys: rdb.hset(keys.revoked, "x", "garbage"),
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("garbage", list(REDIS_GARBAGE))
+@pytest.mark.parametrize("credential_kind", ["server", "jwt"])
+@pytest.mark.parametrize("request_kind", ["read", "write"])
+def test_hs44_garbage_in_redis_is_never_an_outage(
+    make_sec_app: AppFactory,
+    rdb: redis.Redis,
+    mode: str,
+    garbage: str,
+    credential_kind: str,
+    request_kind: str,
+) -> None:
+    """A key of the wrong type or a hash of garbage where a session's keys
+    belong: a 200, never a 503 (garbage is not an outage)."""
+    issuing = make_sec_app(credential_kind)
+    victim = start(issuing)
+    REDIS_GARBAGE[garbage](rdb, redis_keys(issuing, victim.sid))
+    app = make_sec_app(mode)
+    for via in VIAS:
+        if request_kind == "read":
+            response = present(app, victim.credential, via)
+        else:
+            response = present(app, victim.credential, via, method="POST", path="/set/k/w")
+        assert response.status_code == 200, response.status_code
+        assert "Retry-After" not in response.headers
+        if credential_kind == "server" and request_kind == "read":
+            assert_fresh(response, victim.sid)
 
 
 @pytest.mark.parametrize("mode", MODES)

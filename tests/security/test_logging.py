@@ -29,13 +29,13 @@ from flask_hybridsession import StoreUnavailable
 
 from ..conftest import SECRET
 from ..conftest import RedisServer
+from ..forging import VIAS
+from ..forging import Via
+from ..forging import b64e
+from ..forging import jws
+from ..forging import present
+from ..forging import read_jwt
 from .support import MODES
-from .support import VIAS
-from .support import Via
-from .support import b64e
-from .support import jws
-from .support import present
-from .support import read_jwt
 from .support import ring
 from .support import security_app
 from .support import set_cookie_headers
