@@ -48,6 +48,7 @@ from .http_apps import BUILDERS
 from .http_apps import PORT_ENV
 from .http_apps import VARIANT_ENV
 from .peers import CART_ITEMS
+from .peers import PEERS_INSTALL
 from .peers import USER_ID
 from .peers import has_module
 from .peers import target_lines
@@ -523,7 +524,7 @@ def main(argv: list[str] | None = None) -> None:
         needed.append("flask_session")
     for module in needed:
         if not has_module(module):
-            sys.exit(f"{module} is missing; install the peers: .venv/bin/pip install -e '.[bench]'")
+            sys.exit(f"{module} is missing; install the peers: {PEERS_INSTALL}")
 
     exit_on_sigterm()
     started = time.monotonic()

@@ -29,9 +29,10 @@ repeats, and the median of the per-repeat ratios to ``A``. Bounded: N x
 repeats requests per variant and route, and a wall-clock budget after which no
 further repeat starts.
 
-The peers are not dependencies of the project; install them into the venv::
+The peers are not dependencies of the project but of its ``bench`` extra,
+which ``make`` installs with every other extra from ``uv.lock``::
 
-    .venv/bin/pip install -e '.[bench]'
+    make bench
 
 They are imported with :func:`importlib.import_module`, so ``mypy`` passes on
 a checkout where they are not installed.
@@ -84,7 +85,8 @@ FLOOR_KEY: t.Final = "bench:floor:get"
 FLOOR_VALUE: t.Final = b"v" * 100
 #: What the server-mode session cost may exceed one raw GET by (issue 7).
 SESSION_COST_SLACK_US: t.Final = 100.0
-PEERS_INSTALL: t.Final = ".venv/bin/pip install -e '.[bench]'"
+#: How to get the peers: ``make`` installs every extra from uv.lock (there is no pip in .venv).
+PEERS_INSTALL: t.Final = "run it through make (make bench), which installs the bench extra"
 #: Distributions whose versions go into the results.
 VERSIONS_OF: t.Final = (
     "flask",

@@ -43,6 +43,8 @@ from pathlib import Path
 from .http_load import table as http_table
 from .peers import commands_table
 from .peers import table as peers_table
+from .scaling import LABELS
+from .scaling import SIZE_VARIANTS as SCALING_VARIANTS
 
 ROOT: t.Final = Path(__file__).resolve().parent.parent
 PUBLISHED: t.Final = ROOT / "benchmarks" / "published.json"
@@ -64,13 +66,8 @@ _RATIO_TARGET: t.Final = re.compile(r"^(\S+) (read|write) <= ([\d.]+)x (\S+)$")
 _TRIPS_TARGET: t.Final = re.compile(r"^(\S+) (read|write): round trips <= \d+$")
 _UNTOUCHED_TARGET: t.Final = re.compile(r"^(\S+) read \(session untouched\)")
 SIZES: t.Final = {"100": "100 B", "1000": "1 KB", "3000": "3 KB", "30000": "30 KB"}
-SIZE_VARIANTS: t.Final = {
-    "A": "A Flask cookie",
-    "B": "B Flask-Session",
-    "jwt": "ours jwt",
-    "server": "ours server",
-    "auto": "ours auto",
-}
+#: The scaling table's variants, as benchmarks.scaling names them.
+SIZE_VARIANTS: t.Final = {key: LABELS[key] for key in SCALING_VARIANTS}
 DASH: t.Final = "\N{EN DASH}"
 #: The state of the loopback round trip: a raw PING under this many µs is the fast one.
 FAST_PING_US: t.Final = 60

@@ -71,6 +71,7 @@ from flask import session
 from flask_hybridsession.errors import SessionTooLarge
 
 from . import peers
+from .peers import PEERS_INSTALL
 from .peers import USER_ID
 from .peers import Shop
 from .peers import Variant
@@ -91,7 +92,6 @@ LABELS: t.Final = {
     "server": "ours server",
     "auto": "ours auto",
 }
-PEERS_INSTALL: t.Final = ".venv/bin/pip install -e '.[bench,login]'"
 #: How far the replayed copy's total MEMORY USAGE may be from the originals'.
 #: Per key it varies between any two real sessions too (a hashtable-encoded
 #: hash's bucket array depends on where its incremental rehash stands).

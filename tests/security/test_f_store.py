@@ -267,12 +267,10 @@ CHANGED: t.Final = [
 ]
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("corrupt", CHANGED)
-def test_hs37_a_changed_or_garbage_redis_entry_opens_a_fresh_session(
+def assert_corrupted_entry_opens_fresh(
     make_sec_app: AppFactory, mode: str, rdb: redis.Redis, corrupt: Corruption
 ) -> None:
-    """A server session whose Redis entry was changed, presented to an app of each mode."""
+    """A server session whose Redis entry ``corrupt`` changed opens fresh in ``mode``."""
     server = make_sec_app("server")
     victim, control = start(server), start(server)
     app = make_sec_app(mode)
@@ -282,6 +280,15 @@ def test_hs37_a_changed_or_garbage_redis_entry_opens_a_fresh_session(
     corrupt(rdb, server, victim.sid)
     for via in VIAS:
         assert_fresh(present(app, victim.credential, via), victim.sid)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("corrupt", CHANGED)
+def test_hs37_a_changed_or_garbage_redis_entry_opens_a_fresh_session(
+    make_sec_app: AppFactory, mode: str, rdb: redis.Redis, corrupt: Corruption
+) -> None:
+    """A server session whose Redis entry was changed, presented to an app of each mode."""
+    assert_corrupted_entry_opens_fresh(make_sec_app, mode, rdb, corrupt)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -436,15 +443,7 @@ def test_hs38_a_sealed_but_unparsable_redis_entry_opens_a_fresh_session(
     make_sec_app: AppFactory, mode: str, rdb: redis.Redis, corrupt: Corruption
 ) -> None:
     """Data that decrypts (sealed with the app's own key) but does not parse."""
-    server = make_sec_app("server")
-    victim, control = start(server), start(server)
-    app = make_sec_app(mode)
-    # Positive control on another session (a jwt-mode app moves what it opens
-    # into a JWT, and the Redis entry with it).
-    assert_opens(app, control.credential, control.sid)
-    corrupt(rdb, server, victim.sid)
-    for via in VIAS:
-        assert_fresh(present(app, victim.credential, via), victim.sid)
+    assert_corrupted_entry_opens_fresh(make_sec_app, mode, rdb, corrupt)
 
 
 # HS-39: every key has a TTL.
