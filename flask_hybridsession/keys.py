@@ -17,7 +17,8 @@ key                          type     holds
 ``<p>{s:<sid>}:u``           string   the user tag of a logged-in session (so
                                       ``revoke(sid)`` finds its index entry)
 ``<p>{u:<tag>}:i``           hash     the user's session index: sid -> sealed info,
-                                      sid:ls -> last seen (ms)
+                                      sid:ls -> last seen (ms), sid:d -> sealed
+                                      device of its login (user agent, IP)
 ``<p>{u:<tag>}:g``           string   the user's revocation generation (bumped by
                                       ``revoke_user``)
 ``<p>naming-key``            string   the sealed naming key, when none is configured

@@ -144,7 +144,7 @@ class JwtStore:
             return None
 
         # Logins, rotations and moves (re)index the session under its user.
-        indexing = index_ops(ctx, state, "jwt") if state.rotate or moved else []
+        indexing = index_ops(ctx, state) if state.rotate or moved else []
         if indexing:
             # The token carries the generation the index op returns: size it
             # with a generation as long as any, and encode again after.

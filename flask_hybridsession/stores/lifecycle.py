@@ -9,7 +9,6 @@ save's own round trip.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import typing as t
 
@@ -91,7 +90,7 @@ def begin_save(ctx: Context, session: HybridSessionData, now: int) -> list[Op]:
     return ops
 
 
-def index_ops(ctx: Context, state: SessionState, mode: str) -> list[Op]:
+def index_ops(ctx: Context, state: SessionState) -> list[Op]:
     """Index the session under its user (login, rotation, or a move between stores).
 
     The reply of the second op is the user's generation.
@@ -100,7 +99,8 @@ def index_ops(ctx: Context, state: SessionState, mode: str) -> list[Op]:
     if backend is None or state.user_tag is None or state.sid is None:
         return []
     deadline = ctx.deadline(state.created)
-    info = {"c": state.created, "m": mode}
+    # Where the session lives is not kept: sessions_for tells it from Redis.
+    info = {"c": state.created}
     sealed = ctx.ring.seal(state.sid, b"index", ctx.serializer.dump_bytes(info))
     index = backend.user_login(
         state.user_tag,
@@ -110,12 +110,11 @@ def index_ops(ctx: Context, state: SessionState, mode: str) -> list[Op]:
         deadline_ms=deadline * 1000,
         old_sid=state.old_sid or "",
         keep_ms=ctx.keep_generation_ms,
+        # Sealed at a login; empty otherwise, so the script keeps the stored
+        # one (a move between the token and Redis, a mode switch) or hands the
+        # old sid's on to the new one (regenerate()).
+        device=_device(ctx, state),
     )
-    # The device (the login request's client) goes in the script's last
-    # argument: sealed at a login; empty otherwise, so the script keeps the
-    # stored one (a move between the token and Redis, a mode switch) or hands
-    # the old sid's on to the new one (regenerate()).
-    index = dataclasses.replace(index, args=(*index.args, _device(ctx, state)))
     return [
         backend.user_mark(state.sid, state.user_tag, ctx.mark_ttl_ms(state.created)),
         index,

@@ -307,12 +307,17 @@ class RedisBackend:
         deadline_ms: int,
         old_sid: str,
         keep_ms: int,
+        device: bytes = b"",
     ) -> Op:
-        """Index ``sid`` under the user: reply the user's generation."""
+        """Index ``sid`` under the user: reply the user's generation.
+
+        ``device`` is the sealed client of a login; empty keeps the one stored
+        for ``sid`` or hands ``old_sid``'s on.
+        """
         return Op(
             scripts.USER_LOGIN,
             (self.names.user_index(tag), self.names.user_generation(tag)),
-            (sid, info, now_ms, deadline_ms, old_sid, tag, keep_ms),
+            (sid, info, now_ms, deadline_ms, old_sid, tag, keep_ms, device),
         )
 
     def touch(self, key: str, ttl_ms: int) -> Op:

@@ -192,7 +192,7 @@ class ServerStore:
             )
         )
         written = len(ops) - 1
-        indexing = index_ops(ctx, state, "server")
+        indexing = index_ops(ctx, state)
         ops += indexing
         replies = backend.run(ops)
         if ended_old and not replies[0][0] and not state.logout:
