@@ -357,3 +357,30 @@ def test_auto_fits_agrees_with_the_token_it_would_issue(make_app: AppFactory, si
         exact = ctx.cookie_size(token, verified.claims["exp"])
         for limit in (exact - 1, exact, exact + 1, 4000):
             assert interface.jwt_store.fits(ctx, current, limit) is (exact <= limit)
+
+
+# A login signs its token once.
+
+
+@pytest.mark.parametrize("mode", ["jwt", "auto"])
+def test_a_login_signs_its_token_once(
+    make_login_app: AppFactory, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The login's size check measures the token unsigned; only the issued one is signed."""
+    app = make_login_app(mode)
+    codec = _interface(app).jwt_store.codec
+    signed: list[str] = []
+    encode = codec.encode
+
+    def counting(ring: t.Any, claims: dict[str, t.Any]) -> str:
+        token = encode(ring, claims)
+        signed.append(token)
+        return token
+
+    monkeypatch.setattr(codec, "encode", counting)
+    client = app.test_client()
+    assert client.post("/login/alice").status_code == 200
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    assert signed == [cookie.value]
+    assert client.get("/me").text == "alice"

@@ -14,6 +14,7 @@ import logging
 import re
 import typing as t
 
+from ..crypto import OVERHEAD
 from ..errors import SessionTooLarge
 from ..session import HybridSessionData
 from ..session import SessionState
@@ -39,6 +40,8 @@ from .server import ServerStore
 security_log = logging.getLogger("flask_hybridsession.security")
 
 TOKEN_FORMAT: t.Final = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+#: A ``jti`` as long as any (sizing a token needs its length only).
+_JTI_SHAPE: t.Final = "A" * len(new_sid())
 
 
 class JwtStore:
@@ -145,13 +148,16 @@ class JwtStore:
 
         # Logins, rotations and moves (re)index the session under its user.
         indexing = index_ops(ctx, state) if state.rotate or moved else []
+        minted = None
         if indexing:
-            # The token carries the generation the index op returns: size it
-            # with a generation as long as any, and encode again after.
+            # The token carries the generation the index op returns: size it,
+            # unsigned, with a generation as long as any, and mint it after.
             state.user_gen = 10**15
-        token, verified = self._mint(ctx, session.sid, state, data)
-        expires = verified.claims["exp"]
-        size = ctx.cookie_size(token, expires)
+            size, expires = self._unsigned_size(ctx, session.sid, state, data)
+        else:
+            minted = self._mint(ctx, session.sid, state, data)
+            expires = minted[1].claims["exp"]
+            size = ctx.cookie_size(minted[0], expires)
         if size > ctx.settings.max_cookie_bytes:
             if moved and not (session.modified or state.rotate):
                 # Unchanged and too big for a token (a server -> jwt switch):
@@ -166,7 +172,7 @@ class JwtStore:
         replies = backend.run(ops) if ops and backend is not None else []
         if indexing:
             state.user_gen = int(replies[generation_at])
-            token, verified = self._mint(ctx, session.sid, state, data)
+        token, verified = minted or self._mint(ctx, session.sid, state, data)
         # The client brings this token back next: it opens without PyJWT.
         self.verified.put(token, verified)
         return Issue(token, expires)
@@ -189,8 +195,28 @@ class JwtStore:
         # holds, so a session far over the budget is not sealed and signed.
         if len(plaintext) * 16 / 9 > limit:
             return False
-        token, verified = self._mint(ctx, session.sid, trial, data, plaintext)
-        return ctx.cookie_size(token, verified.claims["exp"]) <= limit
+        size, _ = self._unsigned_size(ctx, session.sid, trial, data, plaintext)
+        return size <= limit
+
+    def _unsigned_size(
+        self,
+        ctx: Context,
+        sid: str,
+        state: SessionState,
+        data: dict[str, t.Any],
+        plaintext: bytes | None = None,
+    ) -> tuple[int, int]:
+        """The cookie size and ``exp`` of the token :meth:`_mint` would make, unsealed and unsigned.
+
+        Every credential of ours is base64url and dots, so the cookie's length
+        depends on the token's length only, and that on the plaintext's.
+        """
+        if plaintext is None:
+            plaintext = ctx.serializer.dump_bytes({**meta_of(state), "d": data})
+        expires = ctx.expiry(state.created)
+        claims = self._claims(ctx, sid, _JTI_SHAPE, expires, b"\0" * (len(plaintext) + OVERHEAD))
+        length = self.codec.length(ctx.ring, claims)
+        return ctx.cookie_size("A" * length, expires), expires
 
     def _mint(
         self,
@@ -205,13 +231,17 @@ class JwtStore:
         if plaintext is None:
             plaintext = ctx.serializer.dump_bytes({**meta_of(state), "d": data})
         sealed = ctx.ring.seal(sid, b"jwt|" + jti.encode(), plaintext)
-        claims = {
+        claims = self._claims(ctx, sid, jti, ctx.expiry(state.created), sealed)
+        token = self.codec.encode(ctx.ring, claims)
+        return token, Verified(ctx.ring, claims, plaintext, True)
+
+    @staticmethod
+    def _claims(ctx: Context, sid: str, jti: str, expires: int, sealed: bytes) -> dict[str, t.Any]:
+        return {
             "sid": sid,
             "jti": jti,
             "iat": int(ctx.now),
-            "exp": ctx.expiry(state.created),
+            "exp": expires,
             "kind": TOKEN_KIND,
             "ct": b64encode(sealed),
         }
-        token = self.codec.encode(ctx.ring, claims)
-        return token, Verified(ctx.ring, claims, plaintext, True)

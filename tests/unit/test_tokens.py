@@ -167,6 +167,33 @@ def test_encode_adds_issuer_and_audience_when_configured(ring: KeyRing) -> None:
     assert codec.decode(ring, token, NOW)[0] == claims
 
 
+@pytest.mark.parametrize("algorithm", ["HS256", "HS384", "HS512", "RS256", "ES256", "EdDSA"])
+@pytest.mark.parametrize("claimed", [False, True])
+@pytest.mark.parametrize("ct_bytes", [0, 1, 2, 3, 40, 1000])
+def test_length_is_the_length_of_the_token_encode_makes(
+    algorithm: str, claimed: bool, ct_bytes: int, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    """A token is sized without signing (auto's budget, a login's size check)."""
+    config: dict[str, t.Any] = {"HYBRID_SESSION_JWT_ALGORITHM": algorithm}
+    if algorithm in ("RS256", "ES256", "EdDSA"):
+        private: PrivateKey = rsa_key
+        if algorithm == "ES256":
+            private = ec.generate_private_key(ec.SECP256R1())
+        elif algorithm == "EdDSA":
+            private = ed25519.Ed25519PrivateKey.generate()
+        config["HYBRID_SESSION_JWT_PRIVATE_KEY"] = _pem(private)
+    if claimed:
+        config["HYBRID_SESSION_JWT_ISSUER"] = "https://app.example"
+        config["HYBRID_SESSION_JWT_AUDIENCE"] = "https://app.example/api"
+    codec, ring = settings_codec(**config), keyring(algorithm)
+    claims = session_claims(ct=b64e(os.urandom(ct_bytes)))
+    expected = codec.length(ring, claims)
+    assert "iss" not in claims  # sizing leaves the claims as they are
+    assert expected == len(codec.encode(ring, claims))
+    # Twice: the second answer comes from the measured header and signature.
+    assert codec.length(ring, session_claims(ct=b64e(os.urandom(ct_bytes)))) == expected
+
+
 def test_a_token_signed_by_a_retired_key_opens_but_is_not_current() -> None:
     old_ring = keyring()
     rotated = build_keyring((OTHER_SECRET, SECRET), None, "HS256")
