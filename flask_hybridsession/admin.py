@@ -21,6 +21,7 @@ from .crypto import DecryptError
 from .errors import HybridSessionError
 from .errors import StoreUnavailable
 from .session import SID_FORMAT
+from .session import Location
 from .stores.lifecycle import device_owner
 from .stores.redis_client import STORE_ERRORS
 
@@ -49,7 +50,7 @@ class SessionInfo:
     #: The last request seen, aware UTC (updated at most once a minute).
     last_seen: datetime.datetime
     #: Where the session lives now: ``"jwt"`` or ``"server"``.
-    mode: str
+    mode: Location
     #: The ``User-Agent`` of the login request.
     user_agent: str | None
     #: The client address of the login request.

@@ -273,7 +273,7 @@ class HybridSessionInterface(SessionInterface):
                 return
         if issue is None or issue.value is None:
             return
-        if state.origin == "none":
+        if state.origin is None:
             signals.session_created.send(app, sid=session.sid, user_id=user_id)
         elif state.old_sid and not state.logout:
             signals.session_rotated.send(

@@ -13,7 +13,10 @@ from werkzeug.datastructures import CallbackDict
 
 from .tokens import b64encode
 
-Origin = t.Literal["none", "jwt", "server"]
+#: Where a session lives: in its token (``"jwt"``) or in Redis (``"server"``).
+#: One type for every place that says so: the state's ``origin`` and
+#: ``credential_kind``, :attr:`HybridSessionData.storage`, ``SessionInfo.mode``.
+Location = t.Literal["jwt", "server"]
 Transport = t.Literal["cookie", "header"]
 
 
@@ -42,9 +45,9 @@ class SessionState:
     #: The credential the request brought (kept in memory to re-send it as is).
     credential: str | None = dataclasses.field(default=None, repr=False)
     #: How the request's credential was encoded: a JWT, a server token, or none.
-    credential_kind: Origin = "none"
+    credential_kind: Location | None = None
     #: Where the loaded data came from: the JWT itself or a Redis hash.
-    origin: Origin = "none"
+    origin: Location | None = None
     #: Start of the absolute clock, Unix seconds.
     created: int = 0
     #: ``jti`` of the JWT the request brought.
@@ -124,14 +127,13 @@ class HybridSessionData(CallbackDict[str, t.Any], SessionMixin):
         return self._state.sid
 
     @property
-    def storage(self) -> t.Literal["jwt", "server"] | None:
+    def storage(self) -> Location | None:
         """Where the session lived when the request opened it.
 
         ``"jwt"``: in its signed, encrypted token; ``"server"``: in Redis;
         ``None``: a new session, not stored yet. For banners and debugging.
         """
-        origin = self._state.origin
-        return None if origin == "none" else origin
+        return self._state.origin
 
     def __setitem__(self, key: str, value: t.Any) -> None:
         self._state.changed.add(key)

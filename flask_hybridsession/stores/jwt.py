@@ -118,7 +118,7 @@ class JwtStore:
         data = dict(session)
         now = int(ctx.now)
         if not data:
-            if state.origin == "none":
+            if state.origin is None:
                 return Issue(None) if session.modified and state.credential else None
             # Emptied: no token of this session opens again.
             ops = end_ops(ctx, state)

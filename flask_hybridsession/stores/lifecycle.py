@@ -65,10 +65,10 @@ def begin_save(ctx: Context, session: HybridSessionData, now: int) -> list[Op]:
     state = session._state
     backend = ctx.backend
     ops: list[Op] = []
-    if state.origin == "none":
+    if state.origin is None:
         state.created = now
         state.sid = session.sid  # a new session gets its id now
-    if state.rotate and state.origin != "none":
+    if state.rotate and state.origin is not None:
         if backend is not None:
             ops.append(backend.end(session.sid, ctx.mark_ttl_ms(state.created)))
             same_user = not state.logout and state.login in (None, state.user_id)

@@ -143,7 +143,7 @@ class ServerStore:
         state = session._state
         data = dict(session)
         if not data:
-            if state.origin == "none":
+            if state.origin is None:
                 return Issue(None) if session.modified and state.credential else None
             # Emptied: the session ends here, and no token of it opens again.
             backend.run(end_ops(ctx, state))
