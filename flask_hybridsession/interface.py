@@ -37,8 +37,6 @@ if t.TYPE_CHECKING:
     from .serialization import SessionSerializer
     from .stores.base import Context
     from .stores.base import Issue
-    from .stores.jwt import JwtStore
-    from .stores.naming import NamingKey
     from .stores.redis_client import RedisBackend
 
 logger = logging.getLogger("flask_hybridsession")
@@ -97,14 +95,6 @@ class HybridSessionInterface(SessionInterface):
     @clock.setter
     def clock(self, clock: t.Callable[[], float]) -> None:
         self.engine.clock = clock
-
-    @property
-    def naming(self) -> NamingKey:
-        return self.engine.naming
-
-    @property
-    def jwt_store(self) -> JwtStore:
-        return self.engine.jwt_store
 
     # Per-request values, read as Flask reads them.
 

@@ -201,7 +201,7 @@ def test_an_issued_token_is_remembered_and_opens(make_app: AppFactory) -> None:
     client.post("/set/k/v")
     cookie = client.get_cookie("session")
     assert cookie is not None
-    assert _interface(app).jwt_store.verified.get(cookie.value) is not None
+    assert _interface(app).engine.jwt_store.verified.get(cookie.value) is not None
     assert client.get("/get/k").json["value"] == "'v'"
 
 
@@ -210,7 +210,7 @@ def test_cache_off_remembers_nothing(make_app: AppFactory) -> None:
     client = app.test_client()
     client.post("/set/k/v")
     assert client.get("/get/k").json["value"] == "'v'"
-    assert not _interface(app).jwt_store.verified._entries
+    assert not _interface(app).engine.jwt_store.verified._entries
 
 
 def test_cache_is_bounded_oldest_out(make_app: AppFactory) -> None:
@@ -222,7 +222,7 @@ def test_cache_is_bounded_oldest_out(make_app: AppFactory) -> None:
         cookie = client.get_cookie("session")
         assert cookie is not None
         tokens.append(cookie.value)
-    cache = _interface(app).jwt_store.verified
+    cache = _interface(app).engine.jwt_store.verified
     assert list(cache._entries) == tokens[-3:]
     # An evicted token still opens: the cache only spares work.
     other = app.test_client()
@@ -238,7 +238,7 @@ def test_a_remembered_token_still_expires_on_time(make_app: AppFactory) -> None:
     client.post("/set/k/v")
     cookie = client.get_cookie("session")
     assert cookie is not None
-    entry = _interface(app).jwt_store.verified.get(cookie.value)
+    entry = _interface(app).engine.jwt_store.verified.get(cookie.value)
     assert entry is not None
     expires = entry.claims["exp"]
     # A client that keeps sending this very token (no cookie jar).
@@ -260,7 +260,7 @@ def test_a_remembered_token_is_still_checked_for_revocation(make_app: AppFactory
     with app.app_context():
         # False: Redis never held this guest's session; the mark is written anyway.
         app.extensions["hybrid_session"].revoke(sid)
-    assert _interface(app).jwt_store.verified.get(cookie.value) is not None
+    assert _interface(app).engine.jwt_store.verified.get(cookie.value) is not None
     replay = app.test_client()
     replay.set_cookie("session", cookie.value)
     assert replay.get("/get/k").json["new"] is True
@@ -272,7 +272,7 @@ def test_a_remembered_token_dies_with_its_secret(make_app: AppFactory) -> None:
     client.post("/set/k/v")
     cookie = client.get_cookie("session")
     assert cookie is not None
-    assert _interface(app).jwt_store.verified.get(cookie.value) is not None
+    assert _interface(app).engine.jwt_store.verified.get(cookie.value) is not None
     # Rotated with the old secret kept as a fallback: still valid...
     app.config.update(SECRET_KEY=SECRET + "-new", SECRET_KEY_FALLBACKS=[SECRET])
     replay = app.test_client()
@@ -353,10 +353,12 @@ def test_auto_fits_agrees_with_the_token_it_would_issue(make_app: AppFactory, si
         ctx = interface.context(app, secrets, "cookie")
         current = HybridSessionData({"k": "x" * size})
         current._state.created = int(ctx.now)  # as a saved session has it
-        token, verified = interface.jwt_store._mint(ctx, current.sid, current._state, dict(current))
+        token, verified = interface.engine.jwt_store._mint(
+            ctx, current.sid, current._state, dict(current)
+        )
         exact = ctx.cookie_size(token, verified.claims["exp"])
         for limit in (exact - 1, exact, exact + 1, 4000):
-            assert interface.jwt_store.fits(ctx, current, limit) is (exact <= limit)
+            assert interface.engine.jwt_store.fits(ctx, current, limit) is (exact <= limit)
 
 
 # A login signs its token once.
@@ -368,7 +370,7 @@ def test_a_login_signs_its_token_once(
 ) -> None:
     """The login's size check measures the token unsigned; only the issued one is signed."""
     app = make_login_app(mode)
-    codec = _interface(app).jwt_store.codec
+    codec = _interface(app).engine.jwt_store.codec
     signed: list[str] = []
     encode = codec.encode
 
