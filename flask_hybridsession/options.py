@@ -210,7 +210,11 @@ def pem_list(value: object, config: Config) -> tuple[bytes, ...]:
     """PEM keys: one, a list of them, or nothing (``None`` or empty)."""
     if isinstance(value, str | bytes):
         value = [value]
-    return tuple(pem(key, config) for key in t.cast(t.Iterable[object], value or ()))
+    if value is None:
+        return ()
+    if not isinstance(value, list | tuple):
+        raise Invalid(f"is {type(value).__name__}; give a PEM key or a list of PEM keys.")
+    return tuple(pem(key, config) for key in value)
 
 
 def redis_url(value: object, config: Config) -> str:

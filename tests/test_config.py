@@ -360,8 +360,30 @@ _EC_PEM = _pem(ec.generate_private_key(ec.SECP256R1()))
             "PUBLIC_KEYS",
             "PEM-encoded",
         ),
+        *(
+            (
+                {
+                    "HYBRID_SESSION_JWT_ALGORITHM": "ES256",
+                    "HYBRID_SESSION_JWT_PRIVATE_KEY": _EC_PEM,
+                    "HYBRID_SESSION_JWT_PUBLIC_KEYS": not_a_list,
+                },
+                "PUBLIC_KEYS",
+                "a list of PEM keys",
+            )
+            for not_a_list in (5, 0, {"k": _EC_PEM}, {_EC_PEM})
+        ),
     ],
-    ids=["hs-garbage-private", "hs-public", "hs-empty-public", "es-garbage", "es-bad-public"],
+    ids=[
+        "hs-garbage-private",
+        "hs-public",
+        "hs-empty-public",
+        "es-garbage",
+        "es-bad-public",
+        "es-public-int",
+        "es-public-zero",
+        "es-public-dict",
+        "es-public-set",
+    ],
 )
 def test_jwt_keys_are_read_as_the_algorithm_says(
     config: dict[str, t.Any], key: str | None, fix: str | None
