@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.parser
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import tarfile
@@ -77,6 +78,27 @@ def build(dist: pathlib.Path, kind: str) -> None:
     assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
 
 
+def lock_constraints(folder: pathlib.Path) -> list[str]:
+    """pip's ``-c`` for the versions of uv.lock, so the wheel meets what CI tested.
+
+    Empty where uv is not installed beside the checkout (``make`` puts it in .tools).
+    """
+    uv = ROOT / ".tools" / "bin" / "uv"
+    if not uv.exists():
+        return []
+    exported = subprocess.run(
+        [str(uv), "export", "--frozen", "--no-hashes", "--no-emit-project", "--all-extras"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    constraints = folder / "constraints.txt"
+    constraints.write_text(exported.stdout)
+    return ["--constraint", str(constraints)]
+
+
 @pytest.mark.wheel
 def test_wheel_installs_into_a_clean_venv(tmp_path: pathlib.Path) -> None:
     dist = tmp_path / "dist"
@@ -88,8 +110,9 @@ def test_wheel_installs_into_a_clean_venv(tmp_path: pathlib.Path) -> None:
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     installed = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(wheel)],
+        [*pip, *lock_constraints(tmp_path), str(wheel)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -98,6 +121,20 @@ def test_wheel_installs_into_a_clean_venv(tmp_path: pathlib.Path) -> None:
     if installed.returncode != 0 and any(sign in installed.stderr for sign in OFFLINE):
         pytest.skip("pip cannot reach an index and has no cache of the dependencies")
     assert installed.returncode == 0, installed.stderr
+    if lock_constraints(tmp_path):
+        # The libraries are the lock's, not whatever the index has newest.
+        shown = subprocess.run(
+            [str(python), "-m", "pip", "show", "flask", "pyjwt", "redis", "cryptography"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        ).stdout
+        locked = (tmp_path / "constraints.txt").read_text()
+        found = re.findall(r"^Name: (\S+)\nVersion: (\S+)$", shown, re.MULTILINE)
+        assert len(found) == 4, shown
+        for name, version in found:
+            assert f"{name.lower()}=={version}" in locked, (name, version)
 
     script = tmp_path / "app.py"
     script.write_text(APP)
