@@ -94,6 +94,9 @@ def test_outage_under_load_gives_503s_then_recovers(tmp_path: t.Any) -> None:
             assert client.post(f"/incr/c{number}").text == "1"
             clients.append(client)
         acknowledged = [1] * 4
+        # 503s since each client's last acknowledged write: a write that Redis
+        # applied as it stopped may never have been answered.
+        unanswered = [0] * 4
         statuses: list[int] = []
         lock = threading.Lock()
         stop = threading.Event()
@@ -108,6 +111,9 @@ def test_outage_under_load_gives_503s_then_recovers(tmp_path: t.Any) -> None:
                     statuses.append(response.status_code)
                 if response.status_code == 200:
                     acknowledged[number] = int(response.text)
+                    unanswered[number] = 0
+                else:
+                    unanswered[number] += 1
                 time.sleep(0.005)
 
         threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
@@ -126,8 +132,12 @@ def test_outage_under_load_gives_503s_then_recovers(tmp_path: t.Any) -> None:
         assert statuses.count(200) > 0
         for number, client in enumerate(clients):
             # Acknowledged writes survived (appendfsync always), and the app
-            # recovered by itself: the next increment follows the last one.
-            assert client.post(f"/incr/c{number}").text == str(acknowledged[number] + 1)
+            # recovered by itself: the next increment follows the last one,
+            # or one of the writes answered 503 after it that Redis applied as
+            # it stopped (never more than those).
+            after = int(client.post(f"/incr/c{number}").text)
+            low = acknowledged[number] + 1
+            assert low <= after <= low + unanswered[number], (after, low, unanswered[number])
         print(
             f"\noutage: {len(statuses)} requests, {statuses.count(503)} x 503,"
             f" {statuses.count(500)} x 500, lost writes 0"
