@@ -342,7 +342,8 @@ def test_hs43_generated_naming_key_never_logged(
     app = security_app(mode, HYBRID_SESSION_REDIS_URL=redis_url)
     secrets = Secrets()
     issue(secrets, app, "/login/alice", "cookie")
-    naming = getattr(getattr(app.session_interface, "naming", None), "cached", None)
+    engine = getattr(app.session_interface, "engine", None)
+    naming = getattr(getattr(engine, "naming", None), "cached", None)
     assert isinstance(naming, bytes)
     secrets.add_keys(naming)
     assert secrets.leaks(capture.texts()) == []
