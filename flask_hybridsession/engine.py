@@ -178,8 +178,8 @@ class SessionEngine:
         :raises SessionTooLarge: the session no longer fits where it lives.
         """
         state = session._state
-        if state.login is not None and self.backend is not None:
-            state.login_tag = self.naming.tag(ctx, self.backend, state.login)
+        if state.due.login is not None and self.backend is not None:
+            state.due.login_tag = self.naming.tag(ctx, self.backend, state.due.login)
         return self.store.save(ctx, session)
 
     def user_tag(self, ctx: Context, user_id: str) -> str:

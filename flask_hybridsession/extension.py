@@ -129,7 +129,7 @@ class HybridSession:
         .. versionadded:: 0.1
         """
         current = _current_session()
-        current._state.rotate = True
+        current._state.ask_rotation()
         current.modified = True
 
     def pin(self) -> None:
@@ -146,7 +146,7 @@ class HybridSession:
         if _interface().settings.mode == "jwt":
             raise HybridSessionError("pin() needs HYBRID_SESSION_MODE 'auto' or 'server'.")
         current = _current_session()
-        current._state.pinned = current._state.meta_changed = True
+        current._state.pin()
         current.modified = True
 
     def health(self) -> dict[str, t.Any]:

@@ -151,13 +151,13 @@ class HybridSessionInterface(SessionInterface):
             if authorization is not None:
                 bearer = _BEARER.fullmatch(authorization.strip())
                 if bearer is not None:
-                    state.transport = "header"
+                    state.presented.transport = "header"
                     return (bearer.group(1) or "").strip()
             if environ.get(_TOKEN_ENVIRON, "").strip().lower() == "new":
-                state.transport = "header"
+                state.presented.transport = "header"
                 return None
         if "cookie" not in transports:
-            state.transport = "header"
+            state.presented.transport = "header"
             return None
         return request.cookies.get(self.get_cookie_name(app)) or None
 
@@ -173,17 +173,21 @@ class HybridSessionInterface(SessionInterface):
         credential = self._credential(app, request, state)
         if credential is None:
             return self._opened(app, request, self.session_class(state=state), secrets)
-        state.credential = credential
+        state.presented.value = credential
         try:
-            data = self.engine.open(self.context(app, secrets, state.transport), state, credential)
+            data = self.engine.open(
+                self.context(app, secrets, state.presented.transport), state, credential
+            )
         except STORE_ERRORS as exc:
             logger.error("session store unavailable: %s: %s", type(exc).__name__, exc)
             setattr(g, UNAVAILABLE, type(exc).__name__)
             return UnavailableSession()
         except InvalidCredential as exc:
             where = f" (session {log_id(state.sid)})" if state.sid else ""
-            security_log.info("rejected a %s credential%s: %s", state.transport, where, exc)
-            fresh = SessionState(transport=state.transport, credential=credential)
+            security_log.info(
+                "rejected a %s credential%s: %s", state.presented.transport, where, exc
+            )
+            fresh = SessionState.presenting(credential, state.presented.transport)
             return self._opened(app, request, self.session_class(state=fresh), secrets)
         return self._opened(app, request, self.session_class(data, state=state, new=False), secrets)
 
@@ -230,8 +234,8 @@ class HybridSessionInterface(SessionInterface):
         secrets = self.engine.secrets(app.config)
         if secrets is None:
             return
-        ctx = self.context(app, secrets, state.transport)
-        sid_before, user_before = state.sid, state.user_id
+        ctx = self.context(app, secrets, state.presented.transport)
+        sid_before, user_before = state.sid, state.user.id
         try:
             issue = self.engine.save(ctx, session)
         except STORE_ERRORS as exc:
@@ -242,7 +246,7 @@ class HybridSessionInterface(SessionInterface):
             self._emit(app, response, session, issue)
         if hasattr(app, "login_manager"):
             state = session._state
-            login.set_companion(app, response, ctx.ring, state.user_id, state.user_gen)
+            login.set_companion(app, response, ctx.ring, state.user.id, state.user.generation)
         self._signal(app, session, issue, sid_before, user_before)
 
     def _signal(
@@ -254,27 +258,27 @@ class HybridSessionInterface(SessionInterface):
         user_before: str | None,
     ) -> None:
         state = session._state
-        user_id = state.user_id
-        if state.ended or (state.logout and state.old_sid):
-            ended = state.old_sid if state.logout and state.old_sid else sid_before
-            reason = "logout" if state.logout else "cleared"
+        user_id = state.user.id
+        if state.due.ended or (state.due.logout and state.due.old_sid):
+            ended = state.due.old_sid if state.due.logout and state.due.old_sid else sid_before
+            reason = "logout" if state.due.logout else "cleared"
             signals.session_revoked.send(app, sid=ended, user_id=user_before, reason=reason)
-            if state.ended:
+            if state.due.ended:
                 return
         if issue is None or issue.value is None:
             return
-        if state.origin is None:
+        if state.stored.origin is None:
             signals.session_created.send(app, sid=session.sid, user_id=user_id)
-        elif state.old_sid and not state.logout:
+        elif state.due.old_sid and not state.due.logout:
             signals.session_rotated.send(
-                app, sid=session.sid, old_sid=state.old_sid, user_id=user_id
+                app, sid=session.sid, old_sid=state.due.old_sid, user_id=user_id
             )
 
     def _emit(
         self, app: Flask, response: Response, session: HybridSessionData, issue: Issue
     ) -> None:
         state = session._state
-        if state.transport == "header":
+        if state.presented.transport == "header":
             if issue.renewed:
                 response.headers[TOKEN_HEADER] = issue.value or ""
                 response.cache_control.no_store = True

@@ -50,24 +50,14 @@ def _current() -> HybridSessionData | None:
 
 def mark_login(current: HybridSessionData, user_id: str) -> None:
     """Make the save rotate the sid, end the old token and index ``user_id``."""
-    state = current._state
-    state.rotate = True
-    state.login = user_id
-    state.login_tag = None
-    state.logout = False
-    state.user_agent = (request.user_agent.string or None) if request else None
-    if state.user_agent:
-        state.user_agent = state.user_agent[:256]
-    state.ip = request.remote_addr if request else None
+    agent = (request.user_agent.string or None) if request else None
+    current._state.ask_login(user_id, agent, request.remote_addr if request else None)
     current.modified = True
 
 
 def mark_logout(current: HybridSessionData) -> None:
     """Make the save rotate the sid, end the old token and drop it from the index."""
-    state = current._state
-    state.rotate = True
-    state.logout = True
-    state.login = None
+    current._state.ask_logout()
     current.modified = True
 
 

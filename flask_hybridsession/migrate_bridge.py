@@ -112,8 +112,8 @@ def save_migrated(
     current.modified = True
     user_id = data.get("_user_id")
     if user_id is not None:
-        state.login = str(user_id)
-        state.login_tag = interface.engine.user_tag(ctx, state.login)
+        state.ask_login(str(user_id), None, None)
+        state.due.login_tag = interface.engine.user_tag(ctx, str(user_id))
     issue = interface.engine.server_store.save(ctx, current)
     if issue is None or issue.value is None or issue.expires is None:
         return None

@@ -32,29 +32,29 @@ def new_sid() -> str:
 
 
 @dataclasses.dataclass(slots=True)
-class SessionState:
-    """What the stores need to know about a session beyond its data.
+class Presented:
+    """The credential the request brought, as the interface and the loader read it."""
 
-    Nothing here is sent to the client as is.
-    """
-
-    #: The session id; None until a new session needs one.
-    sid: str | None = None
     #: Where the response credential goes.
     transport: Transport = "cookie"
-    #: The credential the request brought (kept in memory to re-send it as is).
-    credential: str | None = dataclasses.field(default=None, repr=False)
-    #: How the request's credential was encoded: a JWT, a server token, or none.
-    credential_kind: Location | None = None
+    #: The credential itself (kept in memory to re-send it as is).
+    value: str | None = dataclasses.field(default=None, repr=False)
+    #: How it was encoded: a JWT, a server token, or none.
+    kind: Location | None = None
+    #: ``jti``, ``iat`` and ``exp`` of a JWT.
+    jti: str | None = None
+    issued_at: int = 0
+    expires_at: int = 0
+
+
+@dataclasses.dataclass(slots=True)
+class Stored:
+    """The session as it was stored, as the loader found it and the store rewrites it."""
+
     #: Where the loaded data came from: the JWT itself or a Redis hash.
     origin: Location | None = None
     #: Start of the absolute clock, Unix seconds.
     created: int = 0
-    #: ``jti`` of the JWT the request brought.
-    jti: str | None = None
-    #: ``iat`` and ``exp`` of the JWT the request brought.
-    issued_at: int = 0
-    expires_at: int = 0
     #: The Redis hash's token hash (``t``) when the data came from Redis.
     token_hash: bytes | None = dataclasses.field(default=None, repr=False)
     #: Salt of the field-name HMACs of a server-side session.
@@ -65,31 +65,96 @@ class SessionState:
     stale: set[str] = dataclasses.field(default_factory=set)
     #: Whether a retired key sealed or signed anything loaded.
     rekey: bool = False
-    #: Keys set or deleted during this request.
-    changed: set[str] = dataclasses.field(default_factory=set)
-    #: A new sid is due at save (login, logout, ``regenerate()``).
-    rotate: bool = False
-    #: The sid the session had before this request rotated it.
-    old_sid: str | None = None
-    #: The logged-in user (Flask-Login's ``_user_id``), its tag in Redis key
-    #: names, and the user's revocation generation at login.
-    user_id: str | None = None
-    user_tag: str | None = None
-    user_gen: int = 0
-    #: A login of this user id is due at save, and its tag.
-    login: str | None = None
-    login_tag: str | None = None
-    #: A logout is due at save.
-    logout: bool = False
-    #: The current sid is to be ended at save (logout, ``revoke``).
-    ended: bool = False
     #: Kept in Redis whatever its size (``pin()``, auto mode).
     pinned: bool = False
     #: The stored metadata changed (``pin()``): rewrite it at save.
     meta_changed: bool = False
-    #: The client of the login request, for the devices page.
-    user_agent: str | None = None
+
+
+@dataclasses.dataclass(slots=True)
+class Due:
+    """What the save must do beyond writing the data: asked for during the request."""
+
+    #: Keys set or deleted during this request.
+    changed: set[str] = dataclasses.field(default_factory=set)
+    #: A new sid (login, logout, ``regenerate()``), and the sid it replaced.
+    rotate: bool = False
+    old_sid: str | None = None
+    #: A login of this user id, and its tag in Redis key names.
+    login: str | None = None
+    login_tag: str | None = None
+    #: A logout.
+    logout: bool = False
+    #: The current sid is ended for good (logout, cleared).
+    ended: bool = False
+
+
+@dataclasses.dataclass(slots=True)
+class User:
+    """The logged-in user (Flask-Login's ``_user_id``) and the client of its login."""
+
+    id: str | None = None
+    #: The user's name in Redis keys, and its revocation generation at login.
+    tag: str | None = None
+    generation: int = 0
+    #: The login request's client, for the devices page.
+    agent: str | None = None
     ip: str | None = None
+
+
+@dataclasses.dataclass(slots=True)
+class SessionState:
+    """What the stores need to know about a session beyond its data, in four records.
+
+    Each record has one writer: ``presented`` the interface and the loaders,
+    ``stored`` the loaders and the stores, ``due`` the session object and the
+    login wiring (through :meth:`mark_login`, :meth:`mark_logout`), ``user``
+    the loaders and the save. Nothing here is sent to the client as is.
+    """
+
+    #: The session id; None until a new session needs one.
+    sid: str | None = None
+    presented: Presented = dataclasses.field(default_factory=Presented)
+    stored: Stored = dataclasses.field(default_factory=Stored)
+    due: Due = dataclasses.field(default_factory=Due)
+    user: User = dataclasses.field(default_factory=User)
+
+    @classmethod
+    def presenting(cls, value: str | None, transport: Transport = "cookie") -> SessionState:
+        """The state of a request that brought ``value`` (which opened nothing yet)."""
+        return cls(presented=Presented(transport=transport, value=value))
+
+    def ask_login(self, user_id: str, agent: str | None, ip: str | None) -> None:
+        """At save: a new sid, the old one ended, the session indexed under ``user_id``."""
+        self.due.rotate = True
+        self.due.login, self.due.login_tag = user_id, None
+        self.due.logout = False
+        self.user.agent = agent[:256] if agent else None
+        self.user.ip = ip
+
+    def ask_logout(self) -> None:
+        """At save: a new sid, the old one ended and dropped from the user's index."""
+        self.due.rotate = True
+        self.due.logout = True
+        self.due.login = None
+
+    def ask_rotation(self) -> None:
+        """At save: a new sid and token, the data kept, the old one ended (``regenerate()``)."""
+        self.due.rotate = True
+
+    def pin(self) -> None:
+        """Keep the session in Redis whatever its size; its metadata is rewritten at save."""
+        self.stored.pinned = self.stored.meta_changed = True
+
+    def copy(self) -> SessionState:
+        """A copy whose records can change without changing these (a trial save)."""
+        return SessionState(
+            sid=self.sid,
+            presented=dataclasses.replace(self.presented),
+            stored=dataclasses.replace(self.stored),
+            due=dataclasses.replace(self.due),
+            user=dataclasses.replace(self.user),
+        )
 
 
 class HybridSessionData(CallbackDict[str, t.Any], SessionMixin):
@@ -133,38 +198,38 @@ class HybridSessionData(CallbackDict[str, t.Any], SessionMixin):
         ``"jwt"``: in its signed, encrypted token; ``"server"``: in Redis;
         ``None``: a new session, not stored yet. For banners and debugging.
         """
-        return self._state.origin
+        return self._state.stored.origin
 
     def __setitem__(self, key: str, value: t.Any) -> None:
-        self._state.changed.add(key)
+        self._state.due.changed.add(key)
         super().__setitem__(key, value)
 
     def __delitem__(self, key: str) -> None:
-        self._state.changed.add(key)
+        self._state.due.changed.add(key)
         super().__delitem__(key)
 
     def clear(self) -> None:
-        self._state.changed.update(self.keys())
+        self._state.due.changed.update(self.keys())
         super().clear()
 
     def pop(self, key: str, *default: t.Any) -> t.Any:
         if key in self:
-            self._state.changed.add(key)
+            self._state.due.changed.add(key)
         return super().pop(key, *default)
 
     def popitem(self) -> tuple[str, t.Any]:
         item = super().popitem()
-        self._state.changed.add(item[0])
+        self._state.due.changed.add(item[0])
         return item
 
     def setdefault(self, key: str, default: t.Any = None) -> t.Any:
         if key not in self:
-            self._state.changed.add(key)
+            self._state.due.changed.add(key)
         return super().setdefault(key, default)
 
     def update(self, *args: t.Any, **kwargs: t.Any) -> None:
         other = dict(*args, **kwargs)
-        self._state.changed.update(other)
+        self._state.due.changed.update(other)
         super().update(other)
 
     def __repr__(self) -> str:

@@ -352,7 +352,7 @@ def test_auto_fits_agrees_with_the_token_it_would_issue(make_app: AppFactory, si
         assert secrets is not None
         ctx = interface.context(app, secrets, "cookie")
         current = HybridSessionData({"k": "x" * size})
-        current._state.created = int(ctx.now)  # as a saved session has it
+        current._state.stored.created = int(ctx.now)  # as a saved session has it
         token, verified = interface.engine.jwt_store._mint(
             ctx, current.sid, current._state, dict(current)
         )

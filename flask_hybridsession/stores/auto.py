@@ -34,12 +34,12 @@ class AutoStore:
 
     def save(self, ctx: Context, session: HybridSessionData) -> Issue | None:
         state = session._state
-        if state.login is not None and ctx.settings.auto_pin_login:
-            state.pinned = True
-        in_redis = state.origin == "server"
-        if not session or state.pinned:
-            return (self.server if in_redis or state.pinned else self.jwt).save(ctx, session)
-        changing = session.modified or state.rotate
+        if state.due.login is not None and ctx.settings.auto_pin_login:
+            state.stored.pinned = True
+        in_redis = state.stored.origin == "server"
+        if not session or state.stored.pinned:
+            return (self.server if in_redis or state.stored.pinned else self.jwt).save(ctx, session)
+        changing = session.modified or state.due.rotate
         if not changing:
             if in_redis:
                 return self.server.save(ctx, session)  # stays until its next write

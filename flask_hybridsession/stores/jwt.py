@@ -9,7 +9,6 @@ only inside its own token.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 import typing as t
@@ -82,16 +81,18 @@ class JwtStore:
         apply_meta(state, envelope)
         if not remembered:
             self.verified.put(credential, verified)
-        state.credential_kind = "jwt"
-        state.jti = jti
-        state.issued_at, state.expires_at = claims["iat"], claims["exp"]
+        state.presented.kind = "jwt"
+        state.presented.jti = jti
+        state.presented.issued_at, state.presented.expires_at = claims["iat"], claims["exp"]
         backend = self.backend
         if backend is not None:
             # The revocation checks, in one round trip, a guest's token too:
             # the sid's mark, and the user's generation (log out everywhere).
             # If the session has moved to Redis since this token was issued,
             # the token opens the moved session, never its own stale copy.
-            ops = backend.jwt_checks(sid, state.user_tag, ctx.now_ms, ctx.idle_ms, state.user_gen)
+            ops = backend.jwt_checks(
+                sid, state.user.tag, ctx.now_ms, ctx.idle_ms, state.user.generation
+            )
             try:
                 replies = backend.run(ops)
             except STORE_ERRORS:
@@ -108,8 +109,8 @@ class JwtStore:
             if isinstance(replies[0], list):
                 return self.server.fill(ctx, state, sid, replies[0])
         state.sid = sid
-        state.origin = "jwt"
-        state.rekey = not verified.current
+        state.stored.origin = "jwt"
+        state.stored.rekey = not verified.current
         return data
 
     def save(self, ctx: Context, session: HybridSessionData) -> Issue | None:
@@ -118,60 +119,60 @@ class JwtStore:
         data = dict(session)
         now = int(ctx.now)
         if not data:
-            if state.origin is None:
-                return Issue(None) if session.modified and state.credential else None
+            if state.stored.origin is None:
+                return Issue(None) if session.modified and state.presented.value else None
             # Emptied: no token of this session opens again.
             ops = end_ops(ctx, state)
             if ops and backend is not None:
                 backend.run(ops)
-            state.ended = True
+            state.due.ended = True
             return Issue(None)
 
-        moved = state.origin == "server"
+        moved = state.stored.origin == "server"
         ops = begin_save(ctx, session, now)
-        if ctx.expiry(state.created) <= now:
+        if ctx.expiry(state.stored.created) <= now:
             return Issue(None)  # past its absolute timeout: the session is over
         idle = ctx.settings.idle_timeout
-        renew = bool(idle) and ctx.now - state.issued_at >= t.cast(int, idle) / 2
+        renew = bool(idle) and ctx.now - state.presented.issued_at >= t.cast(int, idle) / 2
         reissue = (
             session.modified
-            or state.rotate
-            or state.rekey
+            or state.due.rotate
+            or state.stored.rekey
             or renew
-            or state.origin != "jwt"
-            or state.credential_kind != "jwt"
+            or state.stored.origin != "jwt"
+            or state.presented.kind != "jwt"
         )
         if not reissue:
             if session.permanent and ctx.refresh_each_request:
-                return Issue(state.credential, state.expires_at, renewed=False)
+                return Issue(state.presented.value, state.presented.expires_at, renewed=False)
             return None
 
         # Logins, rotations and moves (re)index the session under its user.
-        indexing = index_ops(ctx, state) if state.rotate or moved else []
+        indexing = index_ops(ctx, state) if state.due.rotate or moved else []
         minted = None
         if indexing:
             # The token carries the generation the index op returns: size it,
             # unsigned, with a generation as long as any, and mint it after.
-            state.user_gen = 10**15
+            state.user.generation = 10**15
             size, expires = self._unsigned_size(ctx, session.sid, state, data)
         else:
             minted = self._mint(ctx, session.sid, state, data)
             expires = minted[1].claims["exp"]
             size = ctx.cookie_size(minted[0], expires)
         if size > ctx.settings.max_cookie_bytes:
-            if moved and not (session.modified or state.rotate):
+            if moved and not (session.modified or state.due.rotate):
                 # Unchanged and too big for a token (a server -> jwt switch):
                 # it stays in Redis under the credential the client has.
                 return None
             raise SessionTooLarge(size, ctx.settings.max_cookie_bytes)
-        if moved and not state.rotate and backend is not None and state.token_hash:
+        if moved and not state.due.rotate and backend is not None and state.stored.token_hash:
             # The session moves into the token: drop the Redis copy.
-            ops.append(backend.drop(session.sid, state.token_hash))
+            ops.append(backend.drop(session.sid, state.stored.token_hash))
         generation_at = len(ops) + 1
         ops += indexing
         replies = backend.run(ops) if ops and backend is not None else []
         if indexing:
-            state.user_gen = int(replies[generation_at])
+            state.user.generation = int(replies[generation_at])
         token, verified = minted or self._mint(ctx, session.sid, state, data)
         # The client brings this token back next: it opens without PyJWT.
         self.verified.put(token, verified)
@@ -183,11 +184,12 @@ class JwtStore:
         ``auto`` decides by it at each write.
         """
         state = session._state
-        trial = dataclasses.replace(state, created=state.created or int(ctx.now))
-        if trial.user_id is not None or trial.login is not None:
-            trial.user_gen = 10**15  # as long as any generation
-        if trial.login is not None:
-            trial.user_id, trial.user_tag = trial.login, trial.login_tag
+        trial = state.copy()
+        trial.stored.created = state.stored.created or int(ctx.now)
+        if trial.user.id is not None or trial.due.login is not None:
+            trial.user.generation = 10**15  # as long as any generation
+        if trial.due.login is not None:
+            trial.user.id, trial.user.tag = trial.due.login, trial.due.login_tag
         data = dict(session)
         plaintext = ctx.serializer.dump_bytes({**meta_of(trial), "d": data})
         # ``ct`` is base64 of the sealed plaintext, inside the base64 payload:
@@ -213,7 +215,7 @@ class JwtStore:
         """
         if plaintext is None:
             plaintext = ctx.serializer.dump_bytes({**meta_of(state), "d": data})
-        expires = ctx.expiry(state.created)
+        expires = ctx.expiry(state.stored.created)
         claims = self._claims(ctx, sid, _JTI_SHAPE, expires, b"\0" * (len(plaintext) + OVERHEAD))
         length = self.codec.length(ctx.ring, claims)
         return ctx.cookie_size("A" * length, expires), expires
@@ -231,7 +233,7 @@ class JwtStore:
         if plaintext is None:
             plaintext = ctx.serializer.dump_bytes({**meta_of(state), "d": data})
         sealed = ctx.ring.seal(sid, b"jwt|" + jti.encode(), plaintext)
-        claims = self._claims(ctx, sid, jti, ctx.expiry(state.created), sealed)
+        claims = self._claims(ctx, sid, jti, ctx.expiry(state.stored.created), sealed)
         token = self.codec.encode(ctx.ring, claims)
         return token, Verified(ctx.ring, claims, plaintext, True)
 

@@ -29,11 +29,11 @@ logger = logging.getLogger("flask_hybridsession")
 
 def meta_of(state: SessionState) -> dict[str, t.Any]:
     """The session's metadata as stored (sealed) with it."""
-    meta: dict[str, t.Any] = {"c": state.created}
-    if state.pinned:
+    meta: dict[str, t.Any] = {"c": state.stored.created}
+    if state.stored.pinned:
         meta["p"] = 1
-    if state.user_id is not None:
-        meta.update(u=state.user_id, ut=state.user_tag, g=state.user_gen)
+    if state.user.id is not None:
+        meta.update(u=state.user.id, ut=state.user.tag, g=state.user.generation)
     return meta
 
 
@@ -45,13 +45,13 @@ def apply_meta(state: SessionState, meta: dict[str, t.Any]) -> None:
     created, user = meta["c"], meta.get("u")
     if not isinstance(created, int):
         raise ValueError("bad created")
-    state.created = created
-    state.pinned = meta.get("p") == 1
+    state.stored.created = created
+    state.stored.pinned = meta.get("p") == 1
     if user is not None:
         tag, gen = meta.get("ut"), meta.get("g")
         if not isinstance(user, str) or not isinstance(tag, str | None) or not isinstance(gen, int):
             raise ValueError("bad user")
-        state.user_id, state.user_tag, state.user_gen = user, tag, gen
+        state.user.id, state.user.tag, state.user.generation = user, tag, gen
 
 
 # The lifecycle steps the stores run at save.
@@ -65,28 +65,32 @@ def begin_save(ctx: Context, session: HybridSessionData, now: int) -> list[Op]:
     state = session._state
     backend = ctx.backend
     ops: list[Op] = []
-    if state.origin is None:
-        state.created = now
+    if state.stored.origin is None:
+        state.stored.created = now
         state.sid = session.sid  # a new session gets its id now
-    if state.rotate and state.origin is not None:
+    if state.due.rotate and state.stored.origin is not None:
         if backend is not None:
-            ops.append(backend.end(session.sid, ctx.mark_ttl_ms(state.created)))
-            same_user = not state.logout and state.login in (None, state.user_id)
-            if state.user_tag and not same_user:
+            ops.append(backend.end(session.sid, ctx.mark_ttl_ms(state.stored.created)))
+            same_user = not state.due.logout and state.due.login in (None, state.user.id)
+            if state.user.tag and not same_user:
                 # Leaving the user's index. A rotation that stays with the
                 # user (regenerate(), a login again) is re-indexed by
                 # index_ops, whose script drops the old sid and hands its
                 # device on to the new one.
-                ops.append(backend.user_drop(state.user_tag, session.sid))
-        state.old_sid = session.sid
+                ops.append(backend.user_drop(state.user.tag, session.sid))
+        state.due.old_sid = session.sid
         state.sid = new_sid()
-    if state.login is not None:
+    if state.due.login is not None:
         # The absolute clock restarts at login; regenerate() keeps it.
-        state.user_id, state.user_tag, state.user_gen = state.login, state.login_tag, 0
-        state.created = now
-    elif state.logout:
-        state.user_id = state.user_tag = None
-        state.user_gen = 0
+        state.user.id, state.user.tag, state.user.generation = (
+            state.due.login,
+            state.due.login_tag,
+            0,
+        )
+        state.stored.created = now
+    elif state.due.logout:
+        state.user.id = state.user.tag = None
+        state.user.generation = 0
     return ops
 
 
@@ -96,19 +100,19 @@ def index_ops(ctx: Context, state: SessionState) -> list[Op]:
     The reply of the second op is the user's generation.
     """
     backend = ctx.backend
-    if backend is None or state.user_tag is None or state.sid is None:
+    if backend is None or state.user.tag is None or state.sid is None:
         return []
-    deadline = ctx.deadline(state.created)
+    deadline = ctx.deadline(state.stored.created)
     # Where the session lives is not kept: sessions_for tells it from Redis.
-    info = {"c": state.created}
+    info = {"c": state.stored.created}
     sealed = ctx.ring.seal(state.sid, b"index", ctx.serializer.dump_bytes(info))
     index = backend.user_login(
-        state.user_tag,
+        state.user.tag,
         state.sid,
         sealed,
         now_ms=ctx.now_ms,
         deadline_ms=deadline * 1000,
-        old_sid=state.old_sid or "",
+        old_sid=state.due.old_sid or "",
         keep_ms=ctx.keep_generation_ms,
         # Sealed at a login; empty otherwise, so the script keeps the stored
         # one (a move between the token and Redis, a mode switch) or hands the
@@ -116,7 +120,7 @@ def index_ops(ctx: Context, state: SessionState) -> list[Op]:
         device=_device(ctx, state),
     )
     return [
-        backend.user_mark(state.sid, state.user_tag, ctx.mark_ttl_ms(state.created)),
+        backend.user_mark(state.sid, state.user.tag, ctx.mark_ttl_ms(state.stored.created)),
         index,
     ] + (
         # The naming key lives as long as it names keys.
@@ -133,10 +137,10 @@ def _device(ctx: Context, state: SessionState) -> bytes:
     on to the new sid inside the script, with no extra round trip and nothing
     added to the token.
     """
-    if state.login is None or state.user_tag is None:
+    if state.due.login is None or state.user.tag is None:
         return b""
-    device = {"ua": state.user_agent, "ip": state.ip}
-    return ctx.ring.seal(device_owner(state.user_tag), b"device", ctx.serializer.dump_bytes(device))
+    device = {"ua": state.user.agent, "ip": state.user.ip}
+    return ctx.ring.seal(device_owner(state.user.tag), b"device", ctx.serializer.dump_bytes(device))
 
 
 def device_owner(tag: str) -> str:
@@ -148,7 +152,7 @@ def end_ops(ctx: Context, state: SessionState) -> list[Op]:
     backend = ctx.backend
     if backend is None or state.sid is None:
         return []
-    ops = [backend.end(state.sid, ctx.mark_ttl_ms(state.created))]
-    if state.user_tag:
-        ops.append(backend.user_drop(state.user_tag, state.sid))
+    ops = [backend.end(state.sid, ctx.mark_ttl_ms(state.stored.created))]
+    if state.user.tag:
+        ops.append(backend.user_drop(state.user.tag, state.sid))
     return ops

@@ -86,7 +86,7 @@ class ServerStore:
             # jwt mode with revocation off: no Redis, so no server sessions.
             return None
         sid = sid_of(credential)
-        state.credential_kind = "server"
+        state.presented.kind = "server"
         [reply] = self.backend.run(
             [self.backend.read(sid, token_hash(credential), ctx.now_ms, ctx.idle_ms)]
         )
@@ -119,21 +119,21 @@ class ServerStore:
                 raise GarbageEntry("field name does not match its key")
             raw = plaintext[2 + size :]
             data[key] = ctx.serializer.loads(raw)
-            state.loaded[key] = raw
+            state.stored.loaded[key] = raw
             if not current_field:
-                state.stale.add(key)
+                state.stored.stale.add(key)
         state.sid = sid
-        state.origin = "server"
-        state.salt = salt
-        state.token_hash = fields[_TOKEN]
-        state.rekey = state.rekey or not current
+        state.stored.origin = "server"
+        state.stored.salt = salt
+        state.stored.token_hash = fields[_TOKEN]
+        state.stored.rekey = state.stored.rekey or not current
         return data
 
     def _meta(self, ctx: Context, sid: str, state: SessionState) -> bytes:
         return ctx.ring.seal(
             sid,
             b"meta",
-            ctx.serializer.dump_bytes({**meta_of(state), "s": t.cast(bytes, state.salt)}),
+            ctx.serializer.dump_bytes({**meta_of(state), "s": t.cast(bytes, state.stored.salt)}),
         )
 
     def save(self, ctx: Context, session: HybridSessionData) -> Issue | None:
@@ -143,19 +143,19 @@ class ServerStore:
         state = session._state
         data = dict(session)
         if not data:
-            if state.origin is None:
-                return Issue(None) if session.modified and state.credential else None
+            if state.stored.origin is None:
+                return Issue(None) if session.modified and state.presented.value else None
             # Emptied: the session ends here, and no token of it opens again.
             backend.run(end_ops(ctx, state))
-            state.ended = True
+            state.due.ended = True
             return Issue(None)
 
-        arrived = state.origin
+        arrived = state.stored.origin
         ops = begin_save(ctx, session, int(ctx.now))
-        expires = ctx.expiry(state.created)
+        expires = ctx.expiry(state.stored.created)
         if expires <= int(ctx.now):
             return Issue(None)  # past its absolute timeout: the session is over
-        if arrived != "server" or state.rotate:
+        if arrived != "server" or state.due.rotate:
             return self._create(ctx, backend, session, data, ops, expires)
         return self._update(ctx, backend, session, data, expires)
 
@@ -172,11 +172,11 @@ class ServerStore:
         as a JWT (mode switch) that Redis does not hold yet. ``ops`` end the old sid."""
         state = session._state
         sid = session.sid
-        state.salt = os.urandom(16)
-        fresh_token = token_for(ctx, sid, None if state.rotate else state.jti)
+        state.stored.salt = os.urandom(16)
+        fresh_token = token_for(ctx, sid, None if state.due.rotate else state.presented.jti)
         fields = {_META: self._meta(ctx, sid, state)}
         fields.update(
-            _seal_field(ctx, sid, state.salt, key, ctx.serializer.dump_bytes(value))
+            _seal_field(ctx, sid, state.stored.salt, key, ctx.serializer.dump_bytes(value))
             for key, value in data.items()
         )
         ended_old = len(ops)
@@ -186,7 +186,7 @@ class ServerStore:
                 expect=None,
                 token_hash=token_hash(fresh_token),
                 now_ms=ctx.now_ms,
-                deadline_ms=ctx.deadline(state.created) * 1000,
+                deadline_ms=ctx.deadline(state.stored.created) * 1000,
                 idle_ms=ctx.idle_ms,
                 fields=fields,
             )
@@ -195,7 +195,7 @@ class ServerStore:
         indexing = index_ops(ctx, state)
         ops += indexing
         replies = backend.run(ops)
-        if ended_old and not replies[0][0] and not state.logout:
+        if ended_old and not replies[0][0] and not state.due.logout:
             # The old sid was ended meanwhile (a concurrent logout): do
             # not bring the session back under a new id either. (A
             # logout's new session is a guest's: nothing to bring back.)
@@ -206,7 +206,7 @@ class ServerStore:
             # first: keep the credential the client has.
             return None
         if indexing:
-            state.user_gen = int(replies[written + 2])
+            state.user.generation = int(replies[written + 2])
         return Issue(fresh_token, expires)
 
     def _update(
@@ -220,22 +220,28 @@ class ServerStore:
         """Update the hash in place: only what changed."""
         state = session._state
         sid = session.sid
-        salt = t.cast(bytes, state.salt)  # set by fill()
+        salt = t.cast(bytes, state.stored.salt)  # set by fill()
         # A client that came with a JWT gets the server token; a parallel
         # request with the same JWT may have stored it already.
-        token = None if state.credential_kind == "server" else token_for(ctx, sid, state.jti)
+        token = (
+            None if state.presented.kind == "server" else token_for(ctx, sid, state.presented.jti)
+        )
         new_hash = token_hash(token) if token else None
-        if new_hash == state.token_hash:
+        if new_hash == state.stored.token_hash:
             new_hash = None
         changed: dict[bytes, bytes] = {}
-        if session.modified or state.stale:
+        if session.modified or state.stored.stale:
             for key, value in data.items():
                 raw = ctx.serializer.dump_bytes(value)
-                if key in state.changed or key in state.stale or state.loaded.get(key) != raw:
+                if (
+                    key in state.due.changed
+                    or key in state.stored.stale
+                    or state.stored.loaded.get(key) != raw
+                ):
                     field, blob = _seal_field(ctx, sid, salt, key, raw)
                     changed[field] = blob
-        deleted = [field_name(salt, key) for key in state.loaded.keys() - data.keys()]
-        if state.rekey or state.meta_changed:
+        deleted = [field_name(salt, key) for key in state.stored.loaded.keys() - data.keys()]
+        if state.stored.rekey or state.stored.meta_changed:
             changed[_META] = self._meta(ctx, sid, state)
         if not (changed or deleted or new_hash):
             if token:
@@ -245,10 +251,10 @@ class ServerStore:
             [
                 backend.write(
                     sid,
-                    expect=state.token_hash,
+                    expect=state.stored.token_hash,
                     token_hash=new_hash,
                     now_ms=ctx.now_ms,
-                    deadline_ms=ctx.deadline(state.created) * 1000,
+                    deadline_ms=ctx.deadline(state.stored.created) * 1000,
                     idle_ms=ctx.idle_ms,
                     fields=changed,
                     deleted=deleted,
@@ -260,10 +266,10 @@ class ServerStore:
             return None
         if token:
             return Issue(token, expires)
-        return Issue(state.credential, expires, renewed=False)
+        return Issue(state.presented.value, expires, renewed=False)
 
     def _untouched(self, ctx: Context, session: HybridSessionData, expires: int) -> Issue | None:
         state = session._state
         if session.modified or (session.permanent and ctx.refresh_each_request):
-            return Issue(state.credential, expires, renewed=False)
+            return Issue(state.presented.value, expires, renewed=False)
         return None

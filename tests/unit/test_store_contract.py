@@ -77,7 +77,7 @@ class Harness:
 
     def open(self, credential: str) -> HybridSessionData:
         """The session ``credential`` opens, as the interface builds it."""
-        state = SessionState(credential=credential)
+        state = SessionState.presenting(credential)
         data = self.engine.open(self.context(), state, credential)
         return HybridSessionData(data, state=state, new=False)
 
