@@ -147,7 +147,8 @@ class SessionState:
         self.stored.pinned = self.stored.meta_changed = True
 
     def copy(self) -> SessionState:
-        """A copy whose records can change without changing these (a trial save)."""
+        """A copy for a trial save: its records' fields can be set without changing these
+        (the collections inside them, like ``stored.loaded``, are shared: read them only)."""
         return SessionState(
             sid=self.sid,
             presented=dataclasses.replace(self.presented),
