@@ -191,7 +191,7 @@ class JwtStore:
         if trial.due.login is not None:
             trial.user.id, trial.user.tag = trial.due.login, trial.due.login_tag
         data = dict(session)
-        plaintext = ctx.serializer.dump_bytes({**meta_of(trial), "d": data})
+        plaintext = _plaintext(ctx, trial, data)
         # ``ct`` is base64 of the sealed plaintext, inside the base64 payload:
         # the token is longer than 16/9 of the plaintext whatever else it
         # holds, so a session far over the budget is not sealed and signed.
@@ -214,7 +214,7 @@ class JwtStore:
         depends on the token's length only, and that on the plaintext's.
         """
         if plaintext is None:
-            plaintext = ctx.serializer.dump_bytes({**meta_of(state), "d": data})
+            plaintext = _plaintext(ctx, state, data)
         expires = ctx.expiry(state.stored.created)
         claims = self._claims(ctx, sid, _JTI_SHAPE, expires, b"\0" * (len(plaintext) + OVERHEAD))
         length = self.codec.length(ctx.ring, claims)
@@ -231,7 +231,7 @@ class JwtStore:
         """A new token for the session: same sid, fresh ``jti``, ``exp`` from the timeouts."""
         jti = new_sid()
         if plaintext is None:
-            plaintext = ctx.serializer.dump_bytes({**meta_of(state), "d": data})
+            plaintext = _plaintext(ctx, state, data)
         sealed = ctx.ring.seal(sid, b"jwt|" + jti.encode(), plaintext)
         claims = self._claims(ctx, sid, jti, ctx.expiry(state.stored.created), sealed)
         token = self.codec.encode(ctx.ring, claims)
@@ -247,3 +247,8 @@ class JwtStore:
             "kind": TOKEN_KIND,
             "ct": b64encode(sealed),
         }
+
+
+def _plaintext(ctx: Context, state: SessionState, data: dict[str, t.Any]) -> bytes:
+    """What a token seals: the session's metadata and its data."""
+    return ctx.serializer.dump_bytes({**meta_of(state), "d": data})
