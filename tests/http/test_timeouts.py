@@ -10,7 +10,7 @@ import typing as t
 import pytest
 from flask import Flask
 
-from .conftest import AppFactory
+from ..conftest import AppFactory
 
 
 class Clock:

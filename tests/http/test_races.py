@@ -15,8 +15,8 @@ from flask_hybridsession.crypto import build_keyring
 from flask_hybridsession.keys import KeyNames
 from flask_hybridsession.stores.redis_client import RedisBackend
 
-from .conftest import SECRET
-from .conftest import AppFactory
+from ..conftest import SECRET
+from ..conftest import AppFactory
 
 
 def _credential(client: t.Any) -> str:

@@ -12,9 +12,9 @@ import typing as t
 
 import pytest
 
-from .conftest import RedisServer
-from .conftest import build_app
-from .topology import LocalSentinel
+from ..conftest import RedisServer
+from ..conftest import build_app
+from ..topology import LocalSentinel
 
 #: Upper bounds that keep every loop finite.
 MAX_SECONDS = 30.0

@@ -17,8 +17,8 @@ from flask import Flask
 from flask import session
 from flask.testing import FlaskClient
 
-from .conftest import MODES
-from .conftest import AppFactory
+from ..conftest import MODES
+from ..conftest import AppFactory
 
 AGENT = "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"
 ADDRESS = "203.0.113.7"

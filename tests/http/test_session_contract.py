@@ -13,7 +13,7 @@ from markupsafe import Markup
 
 from flask_hybridsession.session import HybridSessionData
 
-from .conftest import AppFactory
+from ..conftest import AppFactory
 
 VALUES: list[t.Any] = [
     {"a": 1, "nested": {"b": [1, 2, {"c": None}]}},

@@ -9,8 +9,8 @@ import typing as t
 import pytest
 import redis
 
-from .conftest import SECRET
-from .conftest import AppFactory
+from ..conftest import SECRET
+from ..conftest import AppFactory
 
 NEW_SECRET = "rotated-secret-0123456789abcdef0123456789ab"
 

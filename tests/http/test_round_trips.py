@@ -14,10 +14,10 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from .conftest import RedisServer
-from .conftest import TripCounter
-from .conftest import build_app
-from .conftest import counting_client
+from ..conftest import RedisServer
+from ..conftest import TripCounter
+from ..conftest import build_app
+from ..conftest import counting_client
 
 WRITES = {"hset", "hdel", "del", "set", "pexpire", "expire", "unlink", "setex", "psetex"}
 
@@ -141,7 +141,7 @@ def test_mode_switch_reissue_is_within_two_trips(meter: Meter) -> None:
 
 @pytest.mark.parametrize("mode", ["jwt", "server", "auto"])
 def test_login_read_and_logout_stay_within_budget(meter: Meter, mode: str) -> None:
-    from .conftest import build_login_app
+    from ..conftest import build_login_app
 
     client_redis = counting_client(meter.server, meter.counter)
     app = build_login_app(mode, HYBRID_SESSION_REDIS=client_redis)

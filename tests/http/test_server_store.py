@@ -13,7 +13,7 @@ from flask import session
 
 from flask_hybridsession.crypto import token_hash
 
-from .conftest import AppFactory
+from ..conftest import AppFactory
 
 
 def _credential(client: t.Any) -> str:

@@ -32,13 +32,13 @@ from flask_hybridsession.interface import HybridSessionInterface
 from flask_hybridsession.serialization import SessionSerializer
 from flask_hybridsession.session import HybridSessionData
 
-from .conftest import SECRET
-from .conftest import AppFactory
-from .conftest import RedisServer
-from .conftest import TripCounter
-from .conftest import build_app
-from .conftest import build_login_app
-from .conftest import counting_client
+from ..conftest import SECRET
+from ..conftest import AppFactory
+from ..conftest import RedisServer
+from ..conftest import TripCounter
+from ..conftest import build_app
+from ..conftest import build_login_app
+from ..conftest import counting_client
 
 # Serializer.
 

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from flask_hybridsession import signals
 from flask_hybridsession.testing import redis_keys
 
-from .conftest import AppFactory
+from ..conftest import AppFactory
 
 
 def _credential(client: FlaskClient) -> str:
@@ -305,7 +305,7 @@ def test_revoke_user_sends_one_signal_per_session(make_login_app: AppFactory) ->
 
 
 def test_deleted_user_is_anonymous_at_once(make_login_app: AppFactory, mode: str) -> None:
-    from .conftest import USERS
+    from ..conftest import USERS
 
     app = make_login_app(mode)
     USERS.add("carol")
@@ -331,7 +331,7 @@ def test_regenerate_keeps_the_session_indexed(make_login_app: AppFactory, mode: 
 
 
 def test_remember_me_survives_secret_rotation(make_login_app: AppFactory) -> None:
-    from .conftest import SECRET
+    from ..conftest import SECRET
 
     app = make_login_app("jwt")
     client = app.test_client()

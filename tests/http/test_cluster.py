@@ -14,10 +14,10 @@ import typing as t
 import pytest
 import redis
 
-from .conftest import AppFactory
-from .test_behaviour import *  # noqa: F403 - the same tests, on the cluster
-from .test_login_and_revocation import *  # noqa: F403
-from .topology import LocalCluster
+from ..conftest import AppFactory
+from ..topology import LocalCluster
+from .test_login import *  # noqa: F403
+from .test_session_contract import *  # noqa: F403 - the same tests, on the cluster
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from .conftest import AppFactory
+from ..conftest import AppFactory
 
 
 def _login_by_header(app: Flask) -> str:

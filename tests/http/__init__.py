@@ -1,0 +1,1 @@
+"""The HTTP suites, one module a behaviour, on real Redis servers."""
