@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import typing as t
 
@@ -279,3 +280,15 @@ def test_api_basic_auth_does_not_unlock_the_cookie(shop: Flask) -> None:
     login(client)
     response = client.get("/api/cart", headers={"Authorization": "Basic eDp5"})
     assert response.status_code == 401
+
+
+def test_example_keeps_its_secret_in_the_instance_folder(
+    redis_server: RedisServer, tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    first = create_app({"HYBRID_SESSION_REDIS_URL": redis_server.url})
+    second = create_app({"HYBRID_SESSION_REDIS_URL": redis_server.url})
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
+    assert len(first.config["SECRET_KEY"]) == 64
+    assert os.stat(tmp_path / "instance" / "secret_key").st_mode & 0o077 == 0

@@ -1,4 +1,5 @@
-"""The behaviour, login and revocation suites again, on a real 3-master Redis Cluster.
+"""The session contract, login and revocation suites again, on a real 3-master Redis Cluster,
+with the size and devices tests that need Redis.
 
 Each session's keys share one hash tag and each user's another, so every
 script touches one slot: no CROSSSLOT error, and the round-trip budget holds
@@ -16,8 +17,16 @@ import redis
 
 from ..conftest import AppFactory
 from ..topology import LocalCluster
+
+# The same tests, on the cluster: three suites whole, and the tests of two
+# others that hold sessions in Redis.
+from .test_devices import test_devices_list_and_revoke_one  # noqa: F401
+from .test_devices import test_guest_server_reads_never_write_last_seen  # noqa: F401
 from .test_login import *  # noqa: F403
-from .test_session_contract import *  # noqa: F403 - the same tests, on the cluster
+from .test_revocation import *  # noqa: F403
+from .test_session_contract import *  # noqa: F403
+from .test_size_limits import test_jwt_session_over_budget_raises_session_too_large  # noqa: F401
+from .test_size_limits import test_server_mode_holds_sessions_far_over_the_cookie_budget  # noqa: F401
 
 
 @pytest.fixture(scope="module")

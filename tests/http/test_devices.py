@@ -1,4 +1,4 @@
-"""The devices page: a session's browser and IP follow it wherever it moves.
+"""The devices page: what ``sessions_for`` lists, and the browser and IP follow a session.
 
 The user agent and the client address of the login request are what
 ``sessions_for`` shows. They must survive every move of the session between
@@ -19,6 +19,8 @@ from flask.testing import FlaskClient
 
 from ..conftest import MODES
 from ..conftest import AppFactory
+from .support import credential_of
+from .support import session_key
 
 AGENT = "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"
 ADDRESS = "203.0.113.7"
@@ -152,3 +154,47 @@ def test_a_new_login_shows_the_new_client(make_login_app: AppFactory) -> None:
     client.post("/login/alice", headers={"User-Agent": "Other/1.0"})
     device = _device(client)
     assert (device["ua"], device["ip"]) == ("Other/1.0", "192.0.2.1")
+
+
+def test_devices_list_and_revoke_one(login_app: Flask) -> None:
+    clients = []
+    for agent in ("Firefox", "Chrome"):
+        client = login_app.test_client()
+        client.post("/login/alice", headers={"User-Agent": agent})
+        clients.append(client)
+    devices: list[dict[str, str]] = clients[0].get("/devices").json or []
+    assert sorted(d["ua"] for d in devices) == ["Chrome", "Firefox"]
+    assert all(d["ip"] == "127.0.0.1" for d in devices)
+    listing = str(devices)
+    assert all(credential_of(c) not in listing for c in clients)
+    chrome = next(d["sid"] for d in devices if d["ua"] == "Chrome")
+    hybrid = login_app.extensions["hybrid_session"]
+    with login_app.app_context():
+        assert hybrid.revoke(chrome) is True
+        assert hybrid.revoke(chrome) is False
+        assert hybrid.revoke("A" * 22) is False
+        assert hybrid.revoke("not a sid") is False
+    assert clients[1].get("/me").status_code == 401
+    assert clients[0].get("/me").text == "alice"
+    assert [d["ua"] for d in clients[0].get("/devices").json or []] == ["Firefox"]
+
+
+def test_guest_server_reads_never_write_last_seen(
+    make_login_app: AppFactory, rdb: redis.Redis
+) -> None:
+    import time
+
+    app = make_login_app("server")
+    now = [time.time()]
+    app.session_interface.clock = lambda: now[0]  # type: ignore[attr-defined]
+    guest, member = app.test_client(), app.test_client()
+    guest.post("/set/k/v")
+    member.post("/login/alice")
+    now[0] += 120
+    guest_sid = guest.get("/get/k").json["sid"]
+    member_sid = member.get("/get/k").json["sid"]
+    guest_seen = rdb.hget(session_key(guest_sid), "l")
+    member_seen = rdb.hget(session_key(member_sid), "l")
+    assert guest_seen is not None and member_seen is not None
+    assert int(member_seen) >= int(now[0] * 1000) - 1
+    assert int(guest_seen) < int(now[0] * 1000) - 60_000

@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+import typing as t
 import urllib.request
 
 import pytest
@@ -183,6 +184,32 @@ def use_redis(served: Served) -> None:
     assert served.get("/login") == 200
 
 
+def running(pid: int) -> bool:
+    """Whether ``pid`` runs; a zombie (exited, its parent has not reaped it) does not."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return not any(line.startswith("State:\tZ") for line in status)
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc here: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+
+def assert_stopped(pid: int | None) -> None:
+    """The embedded redis-server exits, not left running after the test."""
+    assert pid
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if not running(pid):
+            return
+        time.sleep(0.01)
+    pytest.fail(f"the embedded redis-server (pid {pid}) still runs")
+
+
 # In-process: init_app starts nothing, the first request starts it.
 
 
@@ -221,6 +248,71 @@ def test_jwt_mode_anonymous_visit_starts_no_redis(instance: pathlib.Path) -> Non
     HybridSession(app)
     assert app.test_client().get("/").text == "None"
     assert redis_servers_in(instance) == []
+
+
+def test_embedded_redis_starts_and_says_so(
+    tmp_path: t.Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from flask_hybridsession import HybridSession
+
+    app = Flask(__name__, instance_path=str(tmp_path))
+    app.config.update(TESTING=True, SECRET_KEY="x" * 32, HYBRID_SESSION_MODE="server")
+    with caplog.at_level(logging.INFO, logger="flask_hybridsession"):
+        HybridSession(app)
+        # It starts on first use, not at init_app.
+        assert "embedded Redis" not in caplog.text
+        server = app.session_interface.engine.keepalive  # type: ignore[attr-defined]
+        assert server.pid is None
+
+        @app.post("/set")
+        def put() -> str:
+            from flask import session
+
+            session["k"] = "v"
+            return "ok"
+
+        @app.get("/get")
+        def get() -> str:
+            from flask import session
+
+            return repr(session.get("k"))
+
+        client = app.test_client()
+        client.post("/set")
+    assert "embedded Redis" in caplog.text
+    pid = server.pid
+    try:
+        assert os.path.dirname(server.db) == str(tmp_path)
+        assert server.db.endswith("hybrid_session.rdb")
+        assert client.get("/get").text == "'v'"
+        redis_client = app.session_interface.backend.client  # type: ignore[attr-defined]
+        assert redis_client.keys("hs:{s:*") != []
+    finally:
+        release(app.session_interface.backend.client, server)  # type: ignore[attr-defined]
+        assert_stopped(pid)
+    # Saved as it stopped.
+    assert os.path.exists(server.db)
+
+
+def test_embedded_redis_warns_outside_testing(
+    tmp_path: t.Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from flask_hybridsession import HybridSession
+
+    app = Flask(__name__, instance_path=str(tmp_path))
+    app.config.update(SECRET_KEY="x" * 32)
+    with caplog.at_level(logging.WARNING, logger="flask_hybridsession"):
+        hybrid = HybridSession(app)
+        with app.app_context():
+            # The first admin call starts it.
+            assert hybrid.health()["redis"] == "ok"
+    interface = app.session_interface
+    try:
+        assert "set a URL in production" in caplog.text
+    finally:
+        pid = interface.engine.keepalive.pid  # type: ignore[attr-defined]
+        release(interface.backend.client, interface.engine.keepalive)  # type: ignore[attr-defined]
+        assert_stopped(pid)
 
 
 # The CLI: --help needs no Redis.

@@ -1,17 +1,20 @@
-"""Redis stopped mid-test: 503 with Retry-After, no Set-Cookie, then recovery."""
+"""Redis stopped or unreachable: 503 with Retry-After, no Set-Cookie, then recovery."""
 
 from __future__ import annotations
 
 import collections.abc as cabc
 import logging
 import tempfile
+import typing as t
 
 import pytest
 from flask import Flask
+from flask import session
 
 from flask_hybridsession import HybridSession
 from flask_hybridsession import StoreUnavailable
 
+from ..conftest import AppFactory
 from ..conftest import RedisServer
 from ..conftest import build_app
 
@@ -98,3 +101,25 @@ def test_unreachable_port_fails_fast(own_server: RedisServer) -> None:
     # Loose bound: a refused connection with one retry and no backoff, not
     # redis-py's default retries with backoff.
     assert time.monotonic() - started < 5
+
+
+def test_unavailable_response_keeps_nothing_of_the_view(make_app: AppFactory) -> None:
+    app = make_app("server")
+
+    @app.post("/go")
+    def go() -> t.Any:
+        from flask import redirect
+
+        session["k"] = "v"
+        response = redirect("/elsewhere")
+        response.headers["Cache-Control"] = "public, max-age=600"
+        response.set_cookie("other", "x")
+        return response
+
+    app.session_interface.backend.client.connection_pool.connection_kwargs["port"] = 1  # type: ignore[attr-defined]
+    app.session_interface.backend.client.connection_pool.reset()  # type: ignore[attr-defined]
+    response = app.test_client().post("/go")
+    assert response.status_code == 503
+    assert "Location" not in response.headers
+    assert "Set-Cookie" not in response.headers
+    assert response.headers["Cache-Control"] == "no-store"

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import base64
-import threading
 import typing as t
 
-import pytest
 import redis
 from flask import Flask
 from flask import session
@@ -14,22 +12,9 @@ from flask import session
 from flask_hybridsession.crypto import token_hash
 
 from ..conftest import AppFactory
-
-
-def _credential(client: t.Any) -> str:
-    cookie = client.get_cookie("session")
-    assert cookie is not None
-    return t.cast(str, cookie.value)
-
-
-def _sid(credential: str) -> str:
-    raw = base64.urlsafe_b64decode(credential[3:] + "=" * (-len(credential[3:]) % 4))
-    return base64.urlsafe_b64encode(raw[:16]).rstrip(b"=").decode()
-
-
-@pytest.fixture()
-def server_app(make_app: AppFactory) -> Flask:
-    return make_app("server")
+from .support import credential_of
+from .support import server_sid
+from .support import session_key
 
 
 def test_token_format_and_entropy(server_app: Flask) -> None:
@@ -37,7 +22,7 @@ def test_token_format_and_entropy(server_app: Flask) -> None:
     for _ in range(200):
         client = server_app.test_client()
         client.post("/set/k/v")
-        tokens.add(_credential(client))
+        tokens.add(credential_of(client))
     assert len(tokens) == 200
     for token in tokens:
         assert token.startswith("v1.")
@@ -47,10 +32,10 @@ def test_token_format_and_entropy(server_app: Flask) -> None:
 def test_redis_holds_no_token_no_value_no_key_name(server_app: Flask, rdb: redis.Redis) -> None:
     client = server_app.test_client()
     client.post("/set/secret-key-name/marker-secret")
-    token = _credential(client)
-    sid = _sid(token)
+    token = credential_of(client)
+    sid = server_sid(token)
     keys = t.cast(list[bytes], rdb.keys("*{s:*"))
-    assert keys == [f"hs:{{s:{sid}}}".encode()]
+    assert keys == [session_key(sid).encode()]
     dump = b"".join(keys)
     fields = t.cast(dict[bytes, bytes], rdb.hgetall(keys[0]))
     dump += b"".join(k + v for k, v in fields.items())
@@ -69,7 +54,7 @@ def test_same_data_twice_gives_different_blobs(server_app: Flask, rdb: redis.Red
     for _ in range(2):
         client = server_app.test_client()
         client.post("/set/k/v")
-        fields = rdb.hgetall(f"hs:{{s:{_sid(_credential(client))}}}")
+        fields = rdb.hgetall(session_key(server_sid(credential_of(client))))
         blobs.append({v for k, v in fields.items() if len(k) == 16})
     assert blobs[0] and blobs[0].isdisjoint(blobs[1])
 
@@ -78,7 +63,7 @@ def test_ttl_follows_absolute_lifetime(make_app: AppFactory, rdb: redis.Redis) -
     app = make_app("server", HYBRID_SESSION_ABSOLUTE_TIMEOUT=600)
     client = app.test_client()
     client.post("/set/k/v")
-    ttl = rdb.ttl(f"hs:{{s:{_sid(_credential(client))}}}")
+    ttl = rdb.ttl(session_key(server_sid(credential_of(client))))
     assert 598 <= ttl <= 600
 
 
@@ -86,7 +71,7 @@ def test_ttl_follows_idle_timeout(make_app: AppFactory, rdb: redis.Redis) -> Non
     app = make_app("server", HYBRID_SESSION_IDLE_TIMEOUT=120, HYBRID_SESSION_ABSOLUTE_TIMEOUT=600)
     client = app.test_client()
     client.post("/set/k/v")
-    ttl = rdb.ttl(f"hs:{{s:{_sid(_credential(client))}}}")
+    ttl = rdb.ttl(session_key(server_sid(credential_of(client))))
     assert 118 <= ttl <= 120
 
 
@@ -94,7 +79,7 @@ def test_write_touches_only_changed_fields(server_app: Flask, rdb: redis.Redis) 
     client = server_app.test_client()
     client.post("/set/a/1")
     client.post("/set/b/2")
-    key = f"hs:{{s:{_sid(_credential(client))}}}"
+    key = session_key(server_sid(credential_of(client)))
     before = rdb.hgetall(key)
     client.post("/set/b/3")
     after = rdb.hgetall(key)
@@ -113,72 +98,12 @@ def test_deleted_key_removes_its_field(server_app: Flask, rdb: redis.Redis) -> N
     client = server_app.test_client()
     client.post("/set/a/1")
     client.post("/set/b/2")
-    key = f"hs:{{s:{_sid(_credential(client))}}}"
+    key = session_key(server_sid(credential_of(client)))
     assert len([f for f in rdb.hkeys(key) if len(f) == 16]) == 2
     client.post("/del/a")
     assert len([f for f in rdb.hkeys(key) if len(f) == 16]) == 1
     assert client.get("/get/a").json["value"] == "None"
     assert client.get("/get/b").json["value"] == "'2'"
-
-
-def test_concurrent_requests_keep_each_others_keys(server_app: Flask) -> None:
-    client = server_app.test_client()
-    client.post("/set/seed/1")
-    token = _credential(client)
-    errors: list[BaseException] = []
-
-    def hammer(key: str) -> None:
-        worker = server_app.test_client()
-        worker.set_cookie("session", token)
-        try:
-            for _ in range(60):
-                assert worker.post(f"/incr/{key}").status_code == 200
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=hammer, args=(k,)) for k in ("x", "y")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors
-    # Each key only ever had one writer, so each reached 60; neither
-    # request's write clobbered the other key.
-    assert client.get("/get/x").json["value"] == "60"
-    assert client.get("/get/y").json["value"] == "60"
-    assert client.get("/get/seed").json["value"] == "'1'"
-
-
-def test_write_after_session_ended_does_not_resurrect(server_app: Flask, rdb: redis.Redis) -> None:
-    started, release = threading.Event(), threading.Event()
-
-    @server_app.post("/slow")
-    def slow() -> str:
-        session["late"] = "write"
-        started.set()
-        release.wait(10)
-        return "ok"
-
-    client = server_app.test_client()
-    client.post("/set/k/v")
-    token = _credential(client)
-    key = f"hs:{{s:{_sid(token)}}}"
-
-    def slow_request() -> None:
-        worker = server_app.test_client()
-        worker.set_cookie("session", token)
-        worker.post("/slow")
-
-    thread = threading.Thread(target=slow_request)
-    thread.start()
-    assert started.wait(10)
-    client.post("/clear")  # ends the session while /slow is in flight
-    release.set()
-    thread.join(10)
-    assert not rdb.exists(key)
-    replay = server_app.test_client()
-    replay.set_cookie("session", token)
-    assert replay.get("/get/late").json["new"] is True
 
 
 def test_unix_socket_url(make_app: AppFactory, unix_redis_server: t.Any) -> None:

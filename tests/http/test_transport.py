@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
+from flask_hybridsession import ConfigurationError
+
 from ..conftest import AppFactory
 
 
@@ -125,3 +127,13 @@ def test_token_never_read_from_query_or_form(app: Flask, where: str) -> None:
     else:
         body = client.get("/get/k", data={"session": token, "access_token": token}).json
     assert body is not None and body["new"] is True
+
+
+def test_host_cookie_under_an_application_root_is_refused(make_app: AppFactory) -> None:
+    with pytest.raises(ConfigurationError, match="__Host-"):
+        make_app(
+            "jwt",
+            SESSION_COOKIE_NAME="__Host-s",
+            SESSION_COOKIE_SECURE=True,
+            APPLICATION_ROOT="/shop",
+        )
