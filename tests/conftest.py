@@ -13,6 +13,7 @@ import pathlib
 import socket
 import subprocess
 import tempfile
+import time
 import typing as t
 
 import pytest
@@ -174,6 +175,24 @@ def instance(tmp_path: pathlib.Path) -> cabc.Iterator[pathlib.Path]:
     from .processes import no_server_left  # it imports this module: not at the top
 
     yield from no_server_left(tmp_path / "instance")
+
+
+class Clock:
+    """An injectable clock: ``app.session_interface.clock`` (documented for tests)."""
+
+    def __init__(self, now: float | None = None) -> None:
+        self.now = time.time() if now is None else now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def with_clock(*apps: Flask, now: float | None = None) -> Clock:
+    """One :class:`Clock` for ``apps``, from ``now`` (the real time by default)."""
+    clock = Clock(now)
+    for app in apps:
+        app.session_interface.clock = clock  # type: ignore[attr-defined]
+    return clock
 
 
 AppFactory = t.Callable[..., Flask]

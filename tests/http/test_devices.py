@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 
 from ..conftest import MODES
 from ..conftest import AppFactory
+from ..conftest import with_clock
 from .support import credential_of
 from .support import session_key
 
@@ -182,19 +183,16 @@ def test_devices_list_and_revoke_one(login_app: Flask) -> None:
 def test_guest_server_reads_never_write_last_seen(
     make_login_app: AppFactory, rdb: redis.Redis
 ) -> None:
-    import time
-
     app = make_login_app("server")
-    now = [time.time()]
-    app.session_interface.clock = lambda: now[0]  # type: ignore[attr-defined]
+    clock = with_clock(app)
     guest, member = app.test_client(), app.test_client()
     guest.post("/set/k/v")
     member.post("/login/alice")
-    now[0] += 120
+    clock.now += 120
     guest_sid = guest.get("/get/k").json["sid"]
     member_sid = member.get("/get/k").json["sid"]
     guest_seen = rdb.hget(session_key(guest_sid), "l")
     member_seen = rdb.hget(session_key(member_sid), "l")
     assert guest_seen is not None and member_seen is not None
-    assert int(member_seen) >= int(now[0] * 1000) - 1
-    assert int(guest_seen) < int(now[0] * 1000) - 60_000
+    assert int(member_seen) >= int(clock.now * 1000) - 1
+    assert int(guest_seen) < int(clock.now * 1000) - 60_000

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import datetime
-import time
 import typing as t
 import uuid
 
@@ -39,6 +38,8 @@ from ..conftest import TripCounter
 from ..conftest import build_app
 from ..conftest import build_login_app
 from ..conftest import counting_client
+from ..conftest import with_clock
+from .support import credential_of
 
 # Serializer.
 
@@ -176,14 +177,6 @@ def test_an_app_tag_sees_every_value() -> None:
 # The verified-token cache.
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def _interface(app: Flask) -> HybridSessionInterface:
     return t.cast(HybridSessionInterface, app.session_interface)
 
@@ -199,9 +192,8 @@ def test_an_issued_token_is_remembered_and_opens(make_app: AppFactory) -> None:
     app = make_app("jwt")
     client = app.test_client()
     client.post("/set/k/v")
-    cookie = client.get_cookie("session")
-    assert cookie is not None
-    assert _interface(app).engine.jwt_store.verified.get(cookie.value) is not None
+    token = credential_of(client)
+    assert _interface(app).engine.jwt_store.verified.get(token) is not None
     assert client.get("/get/k").json["value"] == "'v'"
 
 
@@ -219,9 +211,7 @@ def test_cache_is_bounded_oldest_out(make_app: AppFactory) -> None:
     tokens = []
     for n in range(5):
         client.post(f"/set/k/{n}")
-        cookie = client.get_cookie("session")
-        assert cookie is not None
-        tokens.append(cookie.value)
+        tokens.append(credential_of(client))
     cache = _interface(app).engine.jwt_store.verified
     assert list(cache._entries) == tokens[-3:]
     # An evicted token still opens: the cache only spares work.
@@ -232,8 +222,7 @@ def test_cache_is_bounded_oldest_out(make_app: AppFactory) -> None:
 
 def test_a_remembered_token_still_expires_on_time(make_app: AppFactory) -> None:
     app = make_app("jwt", HYBRID_SESSION_IDLE_TIMEOUT=60)
-    clock = Clock()
-    _interface(app).clock = clock
+    clock = with_clock(app)
     client = app.test_client()
     client.post("/set/k/v")
     cookie = client.get_cookie("session")
@@ -254,15 +243,14 @@ def test_a_remembered_token_is_still_checked_for_revocation(make_app: AppFactory
     app = make_app("jwt")
     client = app.test_client()
     client.post("/set/k/v")
-    cookie = client.get_cookie("session")
-    assert cookie is not None
+    token = credential_of(client)
     sid = client.get("/get/k").json["sid"]
     with app.app_context():
         # False: Redis never held this guest's session; the mark is written anyway.
         app.extensions["hybrid_session"].revoke(sid)
-    assert _interface(app).engine.jwt_store.verified.get(cookie.value) is not None
+    assert _interface(app).engine.jwt_store.verified.get(token) is not None
     replay = app.test_client()
-    replay.set_cookie("session", cookie.value)
+    replay.set_cookie("session", token)
     assert replay.get("/get/k").json["new"] is True
 
 
@@ -270,18 +258,17 @@ def test_a_remembered_token_dies_with_its_secret(make_app: AppFactory) -> None:
     app = make_app("jwt", HYBRID_SESSION_REVOCATION=False)
     client = app.test_client()
     client.post("/set/k/v")
-    cookie = client.get_cookie("session")
-    assert cookie is not None
-    assert _interface(app).engine.jwt_store.verified.get(cookie.value) is not None
+    token = credential_of(client)
+    assert _interface(app).engine.jwt_store.verified.get(token) is not None
     # Rotated with the old secret kept as a fallback: still valid...
     app.config.update(SECRET_KEY=SECRET + "-new", SECRET_KEY_FALLBACKS=[SECRET])
     replay = app.test_client()
-    replay.set_cookie("session", cookie.value)
+    replay.set_cookie("session", token)
     assert replay.get("/get/k").json["value"] == "'v'"
     # ...and once the old secret is dropped, refused though it was remembered.
     app.config.update(SECRET_KEY_FALLBACKS=[])
     replay = app.test_client()
-    replay.set_cookie("session", cookie.value)
+    replay.set_cookie("session", token)
     assert replay.get("/get/k").json["new"] is True
 
 
@@ -382,7 +369,6 @@ def test_a_login_signs_its_token_once(
     monkeypatch.setattr(codec, "encode", counting)
     client = app.test_client()
     assert client.post("/login/alice").status_code == 200
-    cookie = client.get_cookie("session")
-    assert cookie is not None
-    assert signed == [cookie.value]
+    cookie = credential_of(client)
+    assert signed == [cookie]
     assert client.get("/me").text == "alice"

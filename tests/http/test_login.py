@@ -8,6 +8,7 @@ from flask.testing import FlaskClient
 from flask_hybridsession import signals
 
 from ..conftest import AppFactory
+from ..conftest import with_clock
 from .support import EVENTS
 from .support import credential_of
 from .support import record
@@ -110,20 +111,17 @@ def test_signals_for_login_rotation_and_logout(login_app: Flask) -> None:
 def test_login_restarts_the_absolute_clock_and_regenerate_keeps_it(
     make_login_app: AppFactory, mode: str
 ) -> None:
-    import time
-
     app = make_login_app(mode, HYBRID_SESSION_ABSOLUTE_TIMEOUT=100)
-    now = [time.time()]
-    app.session_interface.clock = lambda: now[0]  # type: ignore[attr-defined]
+    clock = with_clock(app)
     client = app.test_client()
     client.post("/set/cart/x")
-    now[0] += 60
+    clock.now += 60
     client.post("/login/alice")  # the clock restarts here
-    now[0] += 60
+    clock.now += 60
     client.post("/reauth")  # keeps it
-    now[0] += 30
+    clock.now += 30
     assert client.get("/me").text == "alice"  # 90 s after login
-    now[0] += 15
+    clock.now += 15
     assert client.get("/me").status_code == 401  # 105 s after login
 
 

@@ -17,6 +17,7 @@ from flask_hybridsession import StoreUnavailable
 from ..conftest import AppFactory
 from ..conftest import RedisServer
 from ..conftest import build_app
+from .support import credential_of
 
 
 @pytest.fixture()
@@ -35,9 +36,7 @@ def test_outage_gives_503_then_recovers(
     app = build_app(mode, HYBRID_SESSION_REDIS_URL=own_server.url, HYBRID_SESSION_RETRY_AFTER=7)
     client = app.test_client()
     client.post("/set/k/v")
-    cookie = client.get_cookie("session")
-    assert cookie is not None
-    credential = cookie.value
+    credential = credential_of(client)
 
     own_server.stop()
     with caplog.at_level(logging.ERROR, logger="flask_hybridsession"):

@@ -10,6 +10,7 @@ from flask_hybridsession import signals
 from flask_hybridsession.testing import redis_keys
 
 from ..conftest import AppFactory
+from ..conftest import with_clock
 from .support import EVENTS
 from .support import credential_of
 from .support import record
@@ -106,15 +107,12 @@ def test_revoke_user_kills_an_unindexed_jwt_by_generation(
 
 
 def test_revoke_user_counts_only_live_sessions(make_login_app: AppFactory) -> None:
-    import time
-
     app = make_login_app("jwt", HYBRID_SESSION_ABSOLUTE_TIMEOUT=100)
-    now = [time.time()]
-    app.session_interface.clock = lambda: now[0]  # type: ignore[attr-defined]
+    clock = with_clock(app)
     app.test_client().post("/login/alice")
-    now[0] += 50
+    clock.now += 50
     app.test_client().post("/login/alice")
-    now[0] += 60  # the first session is past its deadline
+    clock.now += 60  # the first session is past its deadline
     with app.app_context():
         assert app.extensions["hybrid_session"].revoke_user("alice") == 1
 

@@ -2,34 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import json
-import time
 import typing as t
 
 import pytest
-from flask import Flask
 
 from ..conftest import AppFactory
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _with_clock(app: Flask) -> Clock:
-    clock = Clock()
-    app.session_interface.clock = clock  # type: ignore[attr-defined]
-    return clock
-
-
-def _claims(token: str) -> dict[str, t.Any]:
-    body = token.split(".")[1]
-    return t.cast(dict[str, t.Any], json.loads(base64.urlsafe_b64decode(body + "==")))
+from ..conftest import with_clock
+from ..forging import read_jwt
+from .support import credential_of
 
 
 def _alive(client: t.Any) -> bool:
@@ -40,7 +20,7 @@ def test_absolute_timeout_ends_session_whatever_the_activity(
     make_app: AppFactory, mode: str
 ) -> None:
     app = make_app(mode, HYBRID_SESSION_ABSOLUTE_TIMEOUT=100, HYBRID_SESSION_IDLE_TIMEOUT=30)
-    clock = _with_clock(app)
+    clock = with_clock(app)
     client = app.test_client()
     client.post("/set/k/v")
     start = clock.now
@@ -55,7 +35,7 @@ def test_absolute_timeout_ends_session_whatever_the_activity(
 
 def test_idle_timeout_ends_an_inactive_session(make_app: AppFactory, mode: str) -> None:
     app = make_app(mode, HYBRID_SESSION_IDLE_TIMEOUT=60)
-    clock = _with_clock(app)
+    clock = with_clock(app)
     client = app.test_client()
     client.post("/set/k/v")
     start = clock.now
@@ -67,31 +47,28 @@ def test_idle_timeout_ends_an_inactive_session(make_app: AppFactory, mode: str) 
 
 def test_jwt_exp_is_min_of_absolute_and_idle(make_app: AppFactory) -> None:
     app = make_app("jwt", HYBRID_SESSION_IDLE_TIMEOUT=60, HYBRID_SESSION_ABSOLUTE_TIMEOUT=1000)
-    clock = _with_clock(app)
+    clock = with_clock(app)
     client = app.test_client()
     client.post("/set/k/v")
-    cookie = client.get_cookie("session")
-    assert cookie is not None
-    claims = _claims(cookie.value)
+    token = credential_of(client)
+    claims = read_jwt(token)[1]
     assert claims["exp"] - claims["iat"] == 60
     assert claims["exp"] == int(clock.now) + 60
 
 
 def test_jwt_renews_after_half_the_idle_window(make_app: AppFactory) -> None:
     app = make_app("jwt", HYBRID_SESSION_IDLE_TIMEOUT=60)
-    clock = _with_clock(app)
+    clock = with_clock(app)
     client = app.test_client()
     client.post("/set/k/v")
-    first = client.get_cookie("session")
-    assert first is not None
+    first = credential_of(client)
     clock.now += 20
     assert "Set-Cookie" not in client.get("/get/k").headers  # too early to renew
     clock.now += 15
     response = client.get("/get/k")
     assert "Set-Cookie" in response.headers
-    second = client.get_cookie("session")
-    assert second is not None
-    old, new = _claims(first.value), _claims(second.value)
+    second = credential_of(client)
+    old, new = read_jwt(first)[1], read_jwt(second)[1]
     assert new["sid"] == old["sid"]
     assert new["jti"] != old["jti"]
     assert new["exp"] > old["exp"]
@@ -99,12 +76,11 @@ def test_jwt_renews_after_half_the_idle_window(make_app: AppFactory) -> None:
 
 def test_jwt_exp_has_no_leeway(make_app: AppFactory) -> None:
     app = make_app("jwt", HYBRID_SESSION_ABSOLUTE_TIMEOUT=100)
-    clock = _with_clock(app)
+    clock = with_clock(app)
     client = app.test_client()
     client.post("/set/k/v")
-    cookie = client.get_cookie("session")
-    assert cookie is not None
-    exp = _claims(cookie.value)["exp"]
+    token = credential_of(client)
+    exp = read_jwt(token)[1]["exp"]
     clock.now = exp - 0.5
     assert _alive(client)
     clock.now = exp
@@ -115,7 +91,7 @@ def test_absolute_defaults_to_permanent_session_lifetime(make_app: AppFactory, m
     import datetime
 
     app = make_app(mode, PERMANENT_SESSION_LIFETIME=datetime.timedelta(seconds=300))
-    clock = _with_clock(app)
+    clock = with_clock(app)
     client = app.test_client()
     client.post("/set/k/v")
     clock.now += 299

@@ -8,6 +8,7 @@ from flask import Flask
 from flask_hybridsession import ConfigurationError
 
 from ..conftest import AppFactory
+from .support import credential_of
 
 
 def _login_by_header(app: Flask) -> str:
@@ -30,10 +31,9 @@ def test_header_client_gets_token_header_never_cookie(app: Flask) -> None:
 def test_bearer_is_the_cookie_value(app: Flask) -> None:
     client = app.test_client()
     client.post("/set/k/v")
-    cookie = client.get_cookie("session")
-    assert cookie is not None
+    token = credential_of(client)
     other = app.test_client()
-    body = other.get("/get/k", headers={"Authorization": f"bearer {cookie.value}"}).json
+    body = other.get("/get/k", headers={"Authorization": f"bearer {token}"}).json
     assert body is not None and body["value"] == "'v'"
 
 
@@ -106,11 +106,10 @@ def test_header_only_ignores_cookie(make_app: AppFactory, mode: str) -> None:
     cookie_app = make_app(mode)
     client = cookie_app.test_client()
     client.post("/set/k/v")
-    cookie = client.get_cookie("session")
-    assert cookie is not None
+    token = credential_of(client)
     app = make_app(mode, HYBRID_SESSION_TRANSPORTS=("header",))
     other = app.test_client()
-    other.set_cookie("session", cookie.value)
+    other.set_cookie("session", token)
     body = other.get("/get/k").json
     assert body is not None and body["new"] is True
     response = other.post("/set/k/v")

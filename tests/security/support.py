@@ -27,7 +27,9 @@ from flask_hybridsession.crypto import KeyRing
 from flask_hybridsession.crypto import build_keyring
 
 from ..conftest import SECRET
+from ..conftest import Clock as Clock
 from ..conftest import build_login_app
+from ..conftest import with_clock as with_clock
 from ..forging import Json
 from ..forging import Minted
 from ..forging import Via
@@ -270,22 +272,3 @@ def replace_with(rdb: redis.Redis, key: str, kind: RedisType) -> None:
         rdb.sadd(key, b"garbage")
     else:
         rdb.zadd(key, {b"garbage": 1.0})
-
-
-class Clock:
-    """An injectable clock: ``app.session_interface.clock`` (documented for tests)."""
-
-    def __init__(self, now: float | None = None) -> None:
-        import time
-
-        self.now = time.time() if now is None else now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def with_clock(*apps: Flask, now: float | None = None) -> Clock:
-    clock = Clock(now)
-    for app in apps:
-        app.session_interface.clock = clock  # type: ignore[attr-defined]
-    return clock
