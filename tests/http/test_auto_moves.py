@@ -7,16 +7,14 @@ import typing as t
 import pytest
 import redis
 from flask import Flask
-from flask import session
 from hypothesis import HealthCheck
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from flask_hybridsession.session import HybridSessionData
-
 from ..conftest import MODES
 from ..conftest import AppFactory
+from .support import add_storage_routes
 from .support import credential_of
 from .support import session_key
 
@@ -24,29 +22,7 @@ BUDGET = 1000
 
 
 def _auto_app(make_app: AppFactory, **config: t.Any) -> Flask:
-    app = make_app("auto", HYBRID_SESSION_MAX_COOKIE_BYTES=BUDGET, **config)
-
-    @app.post("/put/<key>/<int:size>")
-    def put(key: str, size: int) -> str:
-        session[key] = "x" * size
-        return "ok"
-
-    @app.post("/drop/<key>")
-    def drop(key: str) -> str:
-        session.pop(key, None)
-        return "ok"
-
-    @app.post("/pin")
-    def pin() -> str:
-        app.extensions["hybrid_session"].pin()
-        return "ok"
-
-    @app.get("/where")
-    def where() -> dict[str, t.Any]:
-        current = t.cast(HybridSessionData, session)
-        return {"storage": current.storage, "sid": current.sid, "keys": sorted(current)}
-
-    return app
+    return add_storage_routes(make_app("auto", HYBRID_SESSION_MAX_COOKIE_BYTES=BUDGET, **config))
 
 
 def _set_cookie_sizes(response: t.Any) -> list[int]:
@@ -122,13 +98,7 @@ def test_pin_keeps_a_small_session_in_redis(make_app: AppFactory) -> None:
 def test_pin_in_jwt_mode_is_an_error(make_app: AppFactory) -> None:
     from flask_hybridsession import HybridSessionError
 
-    app = make_app("jwt")
-
-    @app.post("/pin")
-    def pin() -> str:
-        app.extensions["hybrid_session"].pin()
-        return "ok"
-
+    app = add_storage_routes(make_app("jwt"))
     with pytest.raises(HybridSessionError, match="pin"):
         app.test_client().post("/pin")
 
@@ -147,18 +117,7 @@ def test_auto_pin_login(make_login_app: AppFactory) -> None:
 def test_revocation_and_devices_follow_moves(make_login_app: AppFactory, where: str) -> None:
     # Flask-Login's own keys (a 128-character _id among them) fill a small
     # budget: use the default one.
-    app = make_login_app("auto")
-
-    @app.post("/grow")
-    def grow() -> str:
-        session["big"] = "x" * 3000
-        return "ok"
-
-    @app.post("/shrink")
-    def shrink() -> str:
-        session.pop("big", None)
-        return "ok"
-
+    app = add_storage_routes(make_login_app("auto"))
     client = app.test_client()
     client.post("/login/alice")
     old_jwt = credential_of(client)
@@ -204,12 +163,10 @@ OPS = st.lists(
 def test_rolling_mix_reads_back_the_model(make_app: AppFactory, ops: list[t.Any]) -> None:
     """Requests alternate between workers in different modes on one Redis, as in
     a rolling deploy; the session always reads back what a plain dict holds."""
-    apps = {mode: _auto_app(make_app) if mode == "auto" else make_app(mode) for mode in MODES}
-    for mode in ("jwt", "server"):
-        app = apps[mode]
-        app.add_url_rule("/put/<key>/<int:size>", "put", _put, methods=["POST"])
-        app.add_url_rule("/drop/<key>", "drop", _drop, methods=["POST"])
-        app.add_url_rule("/where", "where", _where)
+    apps = {
+        mode: _auto_app(make_app) if mode == "auto" else add_storage_routes(make_app(mode))
+        for mode in MODES
+    }
     model: dict[str, str] = {}
     credential: str | None = None
     for op, key, size, mode in ops:
@@ -234,21 +191,6 @@ def test_rolling_mix_reads_back_the_model(make_app: AppFactory, ops: list[t.Any]
         if credential:
             reader.set_cookie("session", credential)
         assert reader.get("/where").json["keys"] == sorted(model)
-
-
-def _put(key: str, size: int) -> str:
-    session[key] = "x" * size
-    return "ok"
-
-
-def _drop(key: str) -> str:
-    session.pop(key, None)
-    return "ok"
-
-
-def _where() -> dict[str, t.Any]:
-    current = t.cast(HybridSessionData, session)
-    return {"storage": current.storage, "sid": current.sid, "keys": sorted(current)}
 
 
 def test_pin_sticks_for_a_session_already_in_redis(make_app: AppFactory) -> None:

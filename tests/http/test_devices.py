@@ -14,12 +14,12 @@ import typing as t
 import pytest
 import redis
 from flask import Flask
-from flask import session
 from flask.testing import FlaskClient
 
 from ..conftest import MODES
 from ..conftest import AppFactory
 from ..conftest import with_clock
+from .support import add_storage_routes
 from .support import credential_of
 from .support import session_key
 
@@ -87,24 +87,8 @@ def test_device_follows_a_restart_in_another_mode(
     assert back.get("/get/x").json["sid"] == sid
 
 
-def _auto_app(make_login_app: AppFactory) -> Flask:
-    app = make_login_app("auto")
-
-    @app.post("/grow")
-    def grow() -> str:
-        session["big"] = "x" * 3000
-        return "ok"
-
-    @app.post("/shrink")
-    def shrink() -> str:
-        session.pop("big", None)
-        return "ok"
-
-    return app
-
-
 def test_device_follows_auto_moves_both_ways(make_login_app: AppFactory) -> None:
-    app = _auto_app(make_login_app)
+    app = add_storage_routes(make_login_app("auto"))
     client = _logged_in(app)
     assert _storage(client) == "jwt"
     _assert_shown(client)
