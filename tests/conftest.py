@@ -7,6 +7,8 @@ socket in a temporary folder, and is stopped at the end of the session.
 from __future__ import annotations
 
 import collections.abc as cabc
+import contextlib
+import functools
 import importlib.util
 import os
 import pathlib
@@ -118,22 +120,38 @@ class RedisServer:
             self.process = None
 
 
+class Startable(t.Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+S = t.TypeVar("S", bound=Startable)
+
+
+@contextlib.contextmanager
+def running(make: t.Callable[[str], S], prefix: str = "hs-redis-") -> cabc.Iterator[S]:
+    """``make(folder)`` (a server, a cluster...) started in a new temporary folder,
+    stopped at the end and the folder removed."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as workdir:
+        server = make(workdir)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
 @pytest.fixture(scope="session")
 def redis_server() -> cabc.Iterator[RedisServer]:
-    with tempfile.TemporaryDirectory(prefix="hs-redis-") as workdir:
-        server = RedisServer(workdir)
-        server.start()
+    with running(RedisServer) as server:
         yield server
-        server.stop()
 
 
 @pytest.fixture(scope="session")
 def unix_redis_server() -> cabc.Iterator[RedisServer]:
-    with tempfile.TemporaryDirectory(prefix="hs-redis-") as workdir:
-        server = RedisServer(workdir, unix=True)
-        server.start()
+    with running(functools.partial(RedisServer, unix=True)) as server:
         yield server
-        server.stop()
 
 
 @pytest.fixture()

@@ -9,13 +9,13 @@ script touches one slot: no CROSSSLOT error, and the round-trip budget holds
 from __future__ import annotations
 
 import collections.abc as cabc
-import tempfile
 import typing as t
 
 import pytest
 import redis
 
 from ..conftest import AppFactory
+from ..conftest import running
 from ..topology import LocalCluster
 
 # The same tests, on the cluster: three suites whole, and the tests of two
@@ -31,11 +31,8 @@ from .test_size_limits import test_server_mode_holds_sessions_far_over_the_cooki
 
 @pytest.fixture(scope="module")
 def cluster() -> cabc.Iterator[LocalCluster]:
-    with tempfile.TemporaryDirectory(prefix="hs-cluster-") as workdir:
-        local = LocalCluster(workdir)
-        local.start()
+    with running(LocalCluster, "hs-cluster-") as local:
         yield local
-        local.stop()
 
 
 @pytest.fixture()

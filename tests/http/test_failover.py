@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import collections.abc as cabc
+import functools
 import os
 import signal
-import tempfile
 import threading
 import time
-import typing as t
 
 import pytest
 
 from ..conftest import RedisServer
 from ..conftest import build_app
+from ..conftest import running
 from ..topology import LocalSentinel
 
 #: Upper bounds that keep every loop finite.
@@ -23,11 +23,8 @@ MAX_REQUESTS = 600
 
 @pytest.fixture()
 def sentinel() -> cabc.Iterator[LocalSentinel]:
-    with tempfile.TemporaryDirectory(prefix="hs-sentinel-") as workdir:
-        local = LocalSentinel(workdir)
-        local.start()
+    with running(LocalSentinel, "hs-sentinel-") as local:
         yield local
-        local.stop()
 
 
 @pytest.mark.parametrize("mode", ["server", "auto"])
@@ -83,10 +80,8 @@ def test_sentinel_failover_loses_no_acknowledged_write(sentinel: LocalSentinel, 
     print(f"\nfailover window {window:.2f} s, {statuses.count(503)} x 503, 0 x 500")
 
 
-def test_outage_under_load_gives_503s_then_recovers(tmp_path: t.Any) -> None:
-    server = RedisServer(str(tmp_path), persist=True)
-    server.start()
-    try:
+def test_outage_under_load_gives_503s_then_recovers() -> None:
+    with running(functools.partial(RedisServer, persist=True)) as server:
         app = build_app("server", HYBRID_SESSION_REDIS_URL=server.url)
         clients = []
         for number in range(4):
@@ -142,16 +137,10 @@ def test_outage_under_load_gives_503s_then_recovers(tmp_path: t.Any) -> None:
             f"\noutage: {len(statuses)} requests, {statuses.count(503)} x 503,"
             f" {statuses.count(500)} x 500, lost writes 0"
         )
-    finally:
-        server.stop()
 
 
-def test_fail_open_jwt_serves_unchecked_and_says_so(
-    tmp_path: t.Any, caplog: pytest.LogCaptureFixture
-) -> None:
-    server = RedisServer(str(tmp_path))
-    server.start()
-    try:
+def test_fail_open_jwt_serves_unchecked_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    with running(RedisServer) as server:
         app = build_app(
             "jwt", HYBRID_SESSION_REDIS_URL=server.url, HYBRID_SESSION_FAIL_OPEN_JWT=True
         )
@@ -162,21 +151,18 @@ def test_fail_open_jwt_serves_unchecked_and_says_so(
         assert response.status_code == 200
         assert response.json["value"] == "'v'"
         assert "WITHOUT its revocation check" in caplog.text
-    finally:
-        server.stop()
 
 
-def test_health_reports_reachability_and_latency(tmp_path: t.Any) -> None:
-    server = RedisServer(str(tmp_path))
-    server.start()
-    app = build_app("server", HYBRID_SESSION_REDIS_URL=server.url)
-    hybrid = app.extensions["hybrid_session"]
-    with app.app_context():
-        report = hybrid.health()
-        assert report["redis"] == "ok" and report["latency_ms"] >= 0
-        server.stop()
-        down = hybrid.health()
-        assert down["redis"] == "unavailable" and down["error"]
-    off = build_app("jwt", HYBRID_SESSION_REVOCATION=False)
-    with off.app_context():
-        assert off.extensions["hybrid_session"].health()["redis"] == "not used"
+def test_health_reports_reachability_and_latency() -> None:
+    with running(RedisServer) as server:
+        app = build_app("server", HYBRID_SESSION_REDIS_URL=server.url)
+        hybrid = app.extensions["hybrid_session"]
+        with app.app_context():
+            report = hybrid.health()
+            assert report["redis"] == "ok" and report["latency_ms"] >= 0
+            server.stop()
+            down = hybrid.health()
+            assert down["redis"] == "unavailable" and down["error"]
+        off = build_app("jwt", HYBRID_SESSION_REVOCATION=False)
+        with off.app_context():
+            assert off.extensions["hybrid_session"].health()["redis"] == "not used"

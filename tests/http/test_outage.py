@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import collections.abc as cabc
+import functools
 import logging
-import tempfile
 import typing as t
 
 import pytest
@@ -17,16 +17,14 @@ from flask_hybridsession import StoreUnavailable
 from ..conftest import AppFactory
 from ..conftest import RedisServer
 from ..conftest import build_app
+from ..conftest import running
 from .support import credential_of
 
 
 @pytest.fixture()
 def own_server() -> cabc.Iterator[RedisServer]:
-    with tempfile.TemporaryDirectory(prefix="hs-outage-") as workdir:
-        server = RedisServer(workdir, persist=True)
-        server.start()
+    with running(functools.partial(RedisServer, persist=True), "hs-outage-") as server:
         yield server
-        server.stop()
 
 
 @pytest.mark.parametrize("mode", ["jwt", "server"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import collections.abc as cabc
+import functools
 import logging
 import os
 import pathlib
@@ -28,6 +29,7 @@ from flask_hybridsession.testing import redis_keys
 from ..conftest import SECRET
 from ..conftest import AppFactory
 from ..conftest import RedisServer
+from ..conftest import running
 from ..forging import VIAS
 from ..forging import Minted
 from ..forging import Via
@@ -490,11 +492,8 @@ def test_hs39_session_ttl_is_min_of_idle_and_absolute(
 
 @pytest.fixture()
 def own_server() -> cabc.Iterator[RedisServer]:
-    with tempfile.TemporaryDirectory(prefix="hs-sec-") as workdir:
-        server = RedisServer(workdir, persist=True)
-        server.start()
+    with running(functools.partial(RedisServer, persist=True), "hs-sec-") as server:
         yield server
-        server.stop()
 
 
 @pytest.mark.parametrize("mode", MODES)

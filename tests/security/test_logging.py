@@ -16,7 +16,6 @@ import base64
 import collections.abc as cabc
 import logging
 import os
-import tempfile
 import typing as t
 
 import pytest
@@ -29,6 +28,7 @@ from flask_hybridsession import StoreUnavailable
 
 from ..conftest import SECRET
 from ..conftest import RedisServer
+from ..conftest import running
 from ..forging import VIAS
 from ..forging import Via
 from ..forging import b64e
@@ -201,11 +201,8 @@ def issue(secrets: Secrets, app: Flask, path: str, via: Via, credential: str | N
 
 @pytest.fixture()
 def own_server() -> cabc.Iterator[RedisServer]:
-    with tempfile.TemporaryDirectory(prefix="hs-log-") as workdir:
-        server = RedisServer(workdir)
-        server.start()
+    with running(RedisServer, "hs-log-") as server:
         yield server
-        server.stop()
 
 
 def failure_suite(
