@@ -258,6 +258,22 @@ def build_app(mode: str, **config: t.Any) -> Flask:
     return app
 
 
+def add_k_routes(app: Flask) -> Flask:
+    """``app`` with the two routes of the tests that need one value: ``POST /set``
+    stores ``k``, ``GET /get`` shows it."""
+
+    @app.post("/set")
+    def put() -> str:
+        session["k"] = "v"
+        return "ok"
+
+    @app.get("/get")
+    def get() -> str:
+        return repr(session.get("k"))
+
+    return app
+
+
 @pytest.fixture(params=MODES)
 def mode(request: pytest.FixtureRequest) -> str:
     return t.cast(str, request.param)

@@ -23,12 +23,12 @@ import urllib.request
 
 import pytest
 from flask import Flask
-from flask import session
 
 from flask_hybridsession import HybridSession
 from flask_hybridsession.extension import release
 
 from .conftest import SECRET
+from .conftest import add_k_routes
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 #: What a clean stop must never print.
@@ -181,20 +181,12 @@ def assert_stopped(pid: int | None) -> None:
 
 def embedded_app(instance: pathlib.Path | str, **config: t.Any) -> Flask:
     """An app on the embedded Redis (no URL) in ``instance``: server mode unless ``config``
-    says otherwise; ``POST /set`` stores ``k``, ``GET /get`` shows it."""
+    says otherwise, with :func:`~tests.conftest.add_k_routes`."""
     app = Flask(__name__, instance_path=str(instance))
     app.config.update(TESTING=True, SECRET_KEY=SECRET, HYBRID_SESSION_MODE="server")
     app.config.update(config)
     HybridSession(app)
-
-    @app.post("/set")
-    def put() -> str:
-        session["k"] = "v"
-        return "ok"
-
-    @app.get("/get")
-    def get() -> str:
-        return repr(session.get("k"))
+    add_k_routes(app)
 
     return app
 

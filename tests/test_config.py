@@ -17,6 +17,7 @@ from flask_hybridsession import HybridSession
 
 from .conftest import SECRET
 from .conftest import RedisServer
+from .conftest import add_k_routes
 
 
 def _pem(key: t.Any) -> bytes:
@@ -268,21 +269,7 @@ def test_asymmetric_sessions_work_and_rotate_by_kid(algorithm: str) -> None:
             ],
             **common,
         )
-
-        @app.post("/set")
-        def put() -> str:
-            from flask import session
-
-            session["k"] = "v"
-            return "ok"
-
-        @app.get("/get")
-        def get() -> str:
-            from flask import session
-
-            return repr(session.get("k"))
-
-        return app
+        return add_k_routes(app)
 
     client = app_for(old, []).test_client()
     client.post("/set")
