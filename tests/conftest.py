@@ -281,7 +281,7 @@ def mode(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture()
 def redis_url(rdb: redis.Redis, redis_server: RedisServer) -> str:
-    """The URL apps use; test_cluster.py points it at a cluster."""
+    """The URL apps use; http/test_cluster.py points it at a cluster."""
     return redis_server.url
 
 
