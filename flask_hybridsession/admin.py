@@ -1,10 +1,11 @@
 """The admin operations: revoke, revoke_user, sessions_for, is_revoked, purge, stats, health.
 
-Outside any request's round-trip budget. A sid is ended by a mark (``{s:<sid>}:r``)
-that lives until the session's absolute deadline, so every token the session ever
-had dies with it and the list prunes itself. ``revoke_user`` bumps the user's
-generation (every jwt token from an earlier login dies, listed or not) and ends
-every indexed sid.
+Outside any request's round-trip budget. ``revoke(sid)`` takes away the sid's
+proofs (its server copy, its user mark), tombstones it against parallel writes
+and marks it in its revocation record until its last token has expired, so
+every token the session ever had dies with it. ``revoke_user`` replaces the
+user's generation (every credential from an earlier login dies, listed or not)
+and ends every indexed sid. See :mod:`.stores.revocation`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .session import SID_FORMAT
 from .session import Location
 from .stores.lifecycle import device_owner
 from .stores.redis_client import STORE_ERRORS
+from .stores.revocation import durability
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -99,7 +101,14 @@ def revoke(engine: SessionEngine, app: Flask, sid: str) -> bool:
         return False
     backend = t.cast("RedisBackend", ctx.backend)
     with _store(engine):
-        [(fresh, known, tag)] = backend.run([backend.end(sid, ctx.absolute * 1000 + 1000)])
+        # The tombstone stops parallel writes, the mark in its record outlives
+        # them (a guest's tokens have no proof to take away).
+        [(fresh, known, tag), _] = backend.run(
+            [
+                backend.end(sid, ctx.absolute * 1000 + 1000),
+                backend.mark(sid, ctx.now_ms + ctx.absolute * 1000 + 1000, ctx.now_ms),
+            ]
+        )
         if tag:
             backend.run([backend.user_drop(tag.decode(), sid)])
     ended = bool(fresh and known)
@@ -231,7 +240,11 @@ def is_revoked(engine: SessionEngine, sid: str) -> bool:
     if backend is None or not _SID.fullmatch(sid):
         return False
     with _store(engine):
-        return bool(backend.client.exists(backend.names.revoked(sid)))
+        pipe = backend.client.pipeline(transaction=False)
+        pipe.exists(backend.names.revoked(sid))
+        pipe.zscore(backend.names.record(sid), sid)
+        tombstone, until = pipe.execute()
+        return bool(tombstone) or (until is not None and until > time.time() * 1000)
 
 
 def purge(engine: SessionEngine, app: Flask) -> int:
@@ -294,10 +307,16 @@ def health(engine: SessionEngine) -> dict[str, t.Any]:
     started = time.perf_counter()
     try:
         backend.client.ping()
+        latency = round((time.perf_counter() - started) * 1000, 3)
+        # What Redis may lose: sessions end early where keys can be evicted,
+        # and everyone signs in again after a restart without persistence.
+        report.update(durability(backend.client))
     except STORE_ERRORS as exc:
         report.update(redis="unavailable", error=type(exc).__name__)
     else:
-        report.update(redis="ok", latency_ms=round((time.perf_counter() - started) * 1000, 3))
+        report.update(redis="ok", latency_ms=latency)
+    # Times this process saw Redis lose revocation records (each one ERROR-logged once).
+    report["epoch_losses"] = engine.revocation.losses
     return report
 
 

@@ -291,7 +291,7 @@ def stats_command(as_json: bool) -> None:
     the figures come from. Counts go by where sessions live, whatever mode wrote them:
     server sessions (hashes in Redis, guests' included), jwt sessions
     (logged-in sessions that live in their token), indexed users and
-    revocation marks. The configured mode is this process's configuration,
+    tombstones of ended sids. The configured mode is this process's configuration,
     which need not be the running app's. Exits 0 even when Redis is down.
     """
     interface = _interface()

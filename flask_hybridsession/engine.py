@@ -33,6 +33,9 @@ from .stores.auto import AutoStore
 from .stores.base import Context
 from .stores.naming import NamingKey
 from .stores.redis_client import STORE_ERRORS
+from .stores.revocation import NO_REVOCATION
+from .stores.revocation import NoRevocation
+from .stores.revocation import Revocation
 from .tokens import TokenCodec
 from .tokens import VerifiedTokens
 
@@ -78,6 +81,11 @@ class SessionEngine:
         self.serializer = SessionSerializer()
         #: Names the user keys in Redis.
         self.naming = NamingKey(settings.naming_key)
+        #: The revocation checks, and the epochs of the records this process saw.
+        self.revocation: Revocation | NoRevocation = NO_REVOCATION
+        if backend is not None:
+            self.revocation = Revocation(backend, self.naming)
+            self.naming.on_new_key = self.revocation.forget_epochs
         self.rings = KeyRingCache(settings.encryption_keys, settings.jwt_algorithm)
         self._short_secret_warned = False
         self.server_store = server.ServerStore(backend)
@@ -132,6 +140,7 @@ class SessionEngine:
             ring=self.rings.get(secrets),
             serializer=self.serializer,
             backend=self.backend,
+            revocation=self.revocation,
             now=self.clock(),
             absolute=absolute,
             cookie_size=cookie_size or _length,
@@ -169,6 +178,12 @@ class SessionEngine:
             raise InvalidCredential(type(exc).__name__) from None
         if data is None:
             raise InvalidCredential("unknown, expired or revoked")
+        user = state.user
+        if user.id is not None and self.backend is not None:
+            # Named under a naming key Redis no longer holds: its proofs are
+            # out of reach of revoke_user, so it opens nothing.
+            if user.tag != self.naming.tag(ctx, self.backend, user.id):
+                raise InvalidCredential("named under a lost naming key")
         return data
 
     def save(self, ctx: Context, session: HybridSessionData) -> Issue | None:
@@ -190,6 +205,20 @@ class SessionEngine:
         if self.backend is None:  # pragma: no cover - callers check for Redis first
             raise RuntimeError("user keys need Redis")
         return self.naming.tag(ctx, self.backend, user_id)
+
+    def user_proof(self, ctx: Context, user_id: str) -> int | None:
+        """``user_id``'s generation in Redis; None when Redis holds none (lost or never set).
+
+        :raises redis.RedisError: Redis is unavailable.
+        """
+        backend = self.backend
+        if backend is None:  # pragma: no cover - callers check for Redis first
+            raise RuntimeError("user keys need Redis")
+        raw = backend.client.get(backend.names.user_generation(self.user_tag(ctx, user_id)))
+        try:
+            return int(raw) if raw is not None else None
+        except ValueError:
+            return None
 
 
 def _length(value: str, expires: int | None) -> int:

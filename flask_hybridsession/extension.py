@@ -27,6 +27,8 @@ from .session import HybridSessionData
 from .stores.redis_client import STORE_ERRORS
 from .stores.redis_client import RedisBackend
 from .stores.redis_client import connect
+from .stores.revocation import Revocation
+from .stores.revocation import warn_if_evicting
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -97,15 +99,21 @@ class HybridSession:
             and settings.naming_key is None
             and not isinstance(keepalive, EmbeddedRedis)
         ):
-            # Load the naming key now, so no login pays the extra round trip.
-            # Redis may not be up yet: then the first login loads it. (Not
-            # from the embedded Redis, which starts on first use only.)
+            # Load the naming key now, so no login pays the extra round trip
+            # and another app's key on this prefix is refused here. Redis may
+            # not be up yet: then the first login loads it. (Not from the
+            # embedded Redis, which starts on first use only.)
             try:
                 secrets = engine.secrets(app.config)
                 if secrets is not None:
-                    engine.naming.load(engine.context(app.config, secrets))
+                    engine.naming.load(engine.context(app.config, secrets), backend)
+                if isinstance(engine.revocation, Revocation):
+                    # So that no request pays the trip to learn them.
+                    engine.revocation.prefetch()
             except STORE_ERRORS as exc:
                 logger.info("naming key not loaded at start (%s); loading it later", exc)
+        if backend is not None and not isinstance(keepalive, EmbeddedRedis):
+            warn_if_evicting(backend.client)
         app.extensions[EXTENSION_KEY] = self
         login.connect()
         from .cli import cli

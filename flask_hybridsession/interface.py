@@ -214,9 +214,8 @@ class HybridSessionInterface(SessionInterface):
             return True
         ctx = self.context(app, secrets, "cookie")
 
-        def generation(user_id: str) -> int:
-            tag = self.engine.user_tag(ctx, user_id)
-            return int(backend.client.get(backend.names.user_generation(tag)) or 0)
+        def generation(user_id: str) -> int | None:
+            return self.engine.user_proof(ctx, user_id)
 
         try:
             login.refuse_stale_remember(app, request, current, remember, ctx.ring, generation)
@@ -281,14 +280,10 @@ class HybridSessionInterface(SessionInterface):
         if state.presented.transport == "header":
             if issue.renewed:
                 response.headers[TOKEN_HEADER] = issue.value or ""
-                response.cache_control.no_store = True
+                _no_store(response, private=False)
             return
         # A shared cache must never store and replay a session cookie.
-        if "Cache-Control" in response.headers:
-            response.cache_control.private = True
-            response.cache_control.no_store = True
-        else:
-            response.headers["Cache-Control"] = "private, no-store"
+        _no_store(response, private=True)
         name = self.get_cookie_name(app)
         if issue.value is None:
             attrs = self._attrs(app, None)
@@ -345,3 +340,21 @@ def serving(app: Flask) -> HybridSessionInterface | None:
 def real_app() -> Flask:
     """The current app itself, not the proxy: signal receivers filter on the sender."""
     return t.cast("Flask", current_app._get_current_object())  # type: ignore[attr-defined]
+
+
+def _no_store(response: Response, *, private: bool) -> None:
+    """Add ``no-store`` (and ``private``), dropping what would contradict it.
+
+    ``public``, ``max-age`` and ``s-maxage`` that the view set would tell a
+    cache it may keep what must not be kept.
+    """
+    control = response.cache_control
+    if "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = "private, no-store" if private else "no-store"
+        return
+    control.public = False
+    control.max_age = None
+    control.s_maxage = None
+    if private:
+        control.private = True
+    control.no_store = True

@@ -150,11 +150,12 @@ def refuse_stale_remember(
     current: HybridSessionData,
     remember: str,
     ring: KeyRing,
-    generation: t.Callable[[str], int],
+    generation: t.Callable[[str], int | None],
 ) -> None:
     """Make Flask-Login skip a remember cookie that comes without a current companion.
 
-    ``generation(user_id)`` is the user's revocation generation in Redis. Flask-Login
+    ``generation(user_id)`` is the user's generation in Redis, None when Redis
+    holds none: lost proofs refuse the cookie (fail closed). Flask-Login
     skips its remember cookie when the session says ``_remember = "clear"``, and
     deletes it after the request.
 

@@ -65,6 +65,8 @@ class Stored:
     stale: set[str] = dataclasses.field(default_factory=set)
     #: Whether a retired key sealed or signed anything loaded.
     rekey: bool = False
+    #: The epoch of its revocation record the session's token carries.
+    epoch: int | None = None
     #: Kept in Redis whatever its size (``pin()``, auto mode).
     pinned: bool = False
     #: The stored metadata changed (``pin()``): rewrite it at save.

@@ -65,7 +65,7 @@ class SessionKeys:
 
     #: The hash of a server-side session.
     session: str
-    #: The sid's revocation mark.
+    #: The sid's tombstone once it was ended (its mark lives in its revocation record).
     revoked: str
 
 

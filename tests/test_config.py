@@ -141,7 +141,12 @@ def test_short_secret_is_allowed_in_testing_and_logs_once(
 
 def test_long_secret_is_accepted_outside_testing(redis_server: RedisServer) -> None:
     app = Flask(__name__)
-    app.config.update(SECRET_KEY="k" * 32, HYBRID_SESSION_REDIS_URL=redis_server.url)
+    app.config.update(
+        SECRET_KEY="k" * 32,
+        HYBRID_SESSION_REDIS_URL=redis_server.url,
+        # Its own prefix: another test's app keeps its naming key under hs:.
+        HYBRID_SESSION_KEY_PREFIX="long-secret:",
+    )
     HybridSession(app)
 
 

@@ -287,8 +287,10 @@ def test_example_keeps_its_secret_in_the_instance_folder(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SECRET_KEY", raising=False)
-    first = create_app({"HYBRID_SESSION_REDIS_URL": redis_server.url})
-    second = create_app({"HYBRID_SESSION_REDIS_URL": redis_server.url})
+    # Its own prefix: another test's app keeps its naming key under the default one.
+    config = {"HYBRID_SESSION_REDIS_URL": redis_server.url, "HYBRID_SESSION_KEY_PREFIX": "shop:"}
+    first = create_app(config)
+    second = create_app(config)
     assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
     assert len(first.config["SECRET_KEY"]) == 64
     assert os.stat(tmp_path / "instance" / "secret_key").st_mode & 0o077 == 0

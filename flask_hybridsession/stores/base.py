@@ -12,6 +12,8 @@ if t.TYPE_CHECKING:
     from ..session import HybridSessionData
     from ..session import SessionState
     from .redis_client import RedisBackend
+    from .revocation import NoRevocation
+    from .revocation import Revocation
 
 
 @dataclasses.dataclass(slots=True)
@@ -22,6 +24,8 @@ class Context:
     ring: KeyRing
     serializer: SessionSerializer
     backend: RedisBackend | None
+    #: The revocation checks (:data:`~.revocation.NO_REVOCATION` without Redis).
+    revocation: Revocation | NoRevocation
     #: The clock, Unix seconds.
     now: float
     #: Absolute lifetime in seconds: HYBRID_SESSION_ABSOLUTE_TIMEOUT or
@@ -55,7 +59,7 @@ class Context:
         return end
 
     def mark_ttl_ms(self, created: int) -> int:
-        """TTL of a revocation mark: past the absolute deadline no token is valid anyway."""
+        """TTL of a tombstone: past the absolute deadline no token is valid anyway."""
         return (self.deadline(created) - int(self.now) + 1) * 1000
 
 

@@ -14,6 +14,7 @@ import re
 import typing as t
 
 from ..crypto import OVERHEAD
+from ..crypto import token_hash
 from ..errors import SessionTooLarge
 from ..session import HybridSessionData
 from ..session import SessionState
@@ -31,16 +32,20 @@ from .lifecycle import begin_save
 from .lifecycle import end_ops
 from .lifecycle import index_ops
 from .lifecycle import meta_of
-from .redis_client import REVOKED
+from .redis_client import COPY
+from .redis_client import REFUSED
 from .redis_client import STORE_ERRORS
 from .redis_client import RedisBackend
 from .server import ServerStore
+from .server import token_for
 
 security_log = logging.getLogger("flask_hybridsession.security")
 
 TOKEN_FORMAT: t.Final = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 #: A ``jti`` as long as any (sizing a token needs its length only).
 _JTI_SHAPE: t.Final = "A" * len(new_sid())
+#: A generation as long as any, to size a token before Redis says which.
+LONGEST_GENERATION: t.Final = 2**53 - 1
 
 
 class JwtStore:
@@ -84,17 +89,21 @@ class JwtStore:
         state.presented.kind = "jwt"
         state.presented.jti = jti
         state.presented.issued_at, state.presented.expires_at = claims["iat"], claims["exp"]
-        backend = self.backend
-        if backend is not None:
-            # The revocation checks, in one round trip, a guest's token too:
-            # the sid's mark, and the user's generation (log out everywhere).
-            # If the session has moved to Redis since this token was issued,
-            # the token opens the moved session, never its own stale copy.
-            ops = backend.jwt_checks(
-                sid, state.user.tag, ctx.now_ms, ctx.idle_ms, state.user.generation
-            )
+        revocation = ctx.revocation
+        if revocation.enabled:
+            # The revocation checks, in one round trip, a guest's token too.
+            # If the session has moved to Redis since, only the token that
+            # moved it opens the copy; an older one opens nothing.
             try:
-                replies = backend.run(ops)
+                found = revocation.check(
+                    sid,
+                    expect=token_hash(token_for(ctx, sid, jti)),
+                    now_ms=ctx.now_ms,
+                    idle_ms=ctx.idle_ms,
+                    epoch=state.stored.epoch,
+                    tag=state.user.tag,
+                    generation=state.user.generation if state.user.tag else None,
+                )
             except STORE_ERRORS:
                 if not ctx.settings.fail_open_jwt:
                     raise
@@ -103,11 +112,12 @@ class JwtStore:
                     "Redis unavailable: serving a jwt session WITHOUT its revocation check"
                     " (HYBRID_SESSION_FAIL_OPEN_JWT is on)"
                 )
-                replies = [0]
-            if replies[0] == REVOKED or (len(replies) > 1 and replies[1]):
-                return None
-            if isinstance(replies[0], list):
-                return self.server.fill(ctx, state, sid, replies[0])
+                found = None
+            if found is not None:
+                if found.status == REFUSED:
+                    return None
+                if found.status == COPY:
+                    return self.server.fill(ctx, state, sid, found.fields)
         state.sid = sid
         state.stored.origin = "jwt"
         state.stored.rekey = not verified.current
@@ -153,7 +163,7 @@ class JwtStore:
         if indexing:
             # The token carries the generation the index op returns: size it,
             # unsigned, with a generation as long as any, and mint it after.
-            state.user.generation = 10**15
+            state.user.generation = LONGEST_GENERATION
             size, expires = self._unsigned_size(ctx, session.sid, state, data)
         else:
             minted = self._mint(ctx, session.sid, state, data)
@@ -172,7 +182,7 @@ class JwtStore:
         ops += indexing
         replies = backend.run(ops) if ops and backend is not None else []
         if indexing:
-            state.user.generation = int(replies[generation_at])
+            state.user.generation = int(replies[generation_at][0])
         token, verified = minted or self._mint(ctx, session.sid, state, data)
         # The client brings this token back next: it opens without PyJWT.
         self.verified.put(token, verified)
@@ -187,11 +197,11 @@ class JwtStore:
         trial = state.copy()
         trial.stored.created = state.stored.created or int(ctx.now)
         if trial.user.id is not None or trial.due.login is not None:
-            trial.user.generation = 10**15  # as long as any generation
+            trial.user.generation = LONGEST_GENERATION
         if trial.due.login is not None:
             trial.user.id, trial.user.tag = trial.due.login, trial.due.login_tag
         data = dict(session)
-        plaintext = _plaintext(ctx, trial, data)
+        plaintext = _plaintext(ctx, trial, data, _epoch(ctx, session.sid))
         # ``ct`` is base64 of the sealed plaintext, inside the base64 payload:
         # the token is longer than 16/9 of the plaintext whatever else it
         # holds, so a session far over the budget is not sealed and signed.
@@ -214,7 +224,7 @@ class JwtStore:
         depends on the token's length only, and that on the plaintext's.
         """
         if plaintext is None:
-            plaintext = _plaintext(ctx, state, data)
+            plaintext = _plaintext(ctx, state, data, _epoch(ctx, sid))
         expires = ctx.expiry(state.stored.created)
         claims = self._claims(ctx, sid, _JTI_SHAPE, expires, b"\0" * (len(plaintext) + OVERHEAD))
         length = self.codec.length(ctx.ring, claims)
@@ -231,7 +241,7 @@ class JwtStore:
         """A new token for the session: same sid, fresh ``jti``, ``exp`` from the timeouts."""
         jti = new_sid()
         if plaintext is None:
-            plaintext = _plaintext(ctx, state, data)
+            plaintext = _plaintext(ctx, state, data, _epoch(ctx, sid))
         sealed = ctx.ring.seal(sid, b"jwt|" + jti.encode(), plaintext)
         claims = self._claims(ctx, sid, jti, ctx.expiry(state.stored.created), sealed)
         token = self.codec.encode(ctx.ring, claims)
@@ -249,6 +259,17 @@ class JwtStore:
         }
 
 
-def _plaintext(ctx: Context, state: SessionState, data: dict[str, t.Any]) -> bytes:
-    """What a token seals: the session's metadata and its data."""
-    return ctx.serializer.dump_bytes({**meta_of(state), "d": data})
+def _epoch(ctx: Context, sid: str) -> int | None:
+    """The epoch a token of ``sid`` carries (None without revocation)."""
+    revocation = ctx.revocation
+    return revocation.epoch_for(sid) if revocation.enabled else None
+
+
+def _plaintext(
+    ctx: Context, state: SessionState, data: dict[str, t.Any], epoch: int | None
+) -> bytes:
+    """What a token seals: the session's metadata, its record's epoch and its data."""
+    meta = meta_of(state)
+    if epoch is not None:
+        meta["e"] = epoch
+    return ctx.serializer.dump_bytes({**meta, "d": data})

@@ -15,11 +15,11 @@ import typing as t
 from ..session import HybridSessionData
 from ..session import SessionState
 from ..session import new_sid
-from .naming import NAMING_KEY_TTL_MS
 
 if t.TYPE_CHECKING:
     from .base import Context
     from .redis_client import Op
+    from .redis_client import RedisBackend
 
 logger = logging.getLogger("flask_hybridsession")
 
@@ -45,7 +45,9 @@ def apply_meta(state: SessionState, meta: dict[str, t.Any]) -> None:
     created, user = meta["c"], meta.get("u")
     if not isinstance(created, int):
         raise ValueError("bad created")
+    epoch = meta.get("e")
     state.stored.created = created
+    state.stored.epoch = epoch if isinstance(epoch, int) else None
     state.stored.pinned = meta.get("p") == 1
     if user is not None:
         tag, gen = meta.get("ut"), meta.get("g")
@@ -70,14 +72,7 @@ def begin_save(ctx: Context, session: HybridSessionData, now: int) -> list[Op]:
         state.sid = session.sid  # a new session gets its id now
     if state.due.rotate and state.stored.origin is not None:
         if backend is not None:
-            ops.append(backend.end(session.sid, ctx.mark_ttl_ms(state.stored.created)))
-            same_user = not state.due.logout and state.due.login in (None, state.user.id)
-            if state.user.tag and not same_user:
-                # Leaving the user's index. A rotation that stays with the
-                # user (regenerate(), a login again) is re-indexed by
-                # index_ops, whose script drops the old sid and hands its
-                # device on to the new one.
-                ops.append(backend.user_drop(state.user.tag, session.sid))
+            ops += _rotation_ops(ctx, state, session.sid)
         state.due.old_sid = session.sid
         state.sid = new_sid()
     if state.due.login is not None:
@@ -92,6 +87,28 @@ def begin_save(ctx: Context, session: HybridSessionData, now: int) -> list[Op]:
         state.user.id = state.user.tag = None
         state.user.generation = 0
     return ops
+
+
+def _rotation_ops(ctx: Context, state: SessionState, sid: str) -> list[Op]:
+    """End the sid a rotation replaces (a login, a logout, ``regenerate()``)."""
+    backend = t.cast("RedisBackend", ctx.backend)
+    ops = [backend.end(sid, ctx.mark_ttl_ms(state.stored.created))]
+    if state.user.tag is None:
+        # A guest's token has no proof to take away: its record marks it.
+        ops.append(backend.mark(sid, _last_token_ms(ctx, state), ctx.now_ms))
+        return ops
+    same_user = not state.due.logout and state.due.login in (None, state.user.id)
+    if not same_user:
+        # Leaving the user's index. A rotation that stays with the user
+        # (regenerate(), a login again) is re-indexed by index_ops, whose
+        # script drops the old sid and hands its device on to the new one.
+        ops.append(backend.user_drop(state.user.tag, sid))
+    return ops
+
+
+def _last_token_ms(ctx: Context, state: SessionState) -> int:
+    """When the last token of the session can no longer be valid (ms)."""
+    return (ctx.deadline(state.stored.created) + 1) * 1000
 
 
 def index_ops(ctx: Context, state: SessionState) -> list[Op]:
@@ -122,12 +139,7 @@ def index_ops(ctx: Context, state: SessionState) -> list[Op]:
     return [
         backend.user_mark(state.sid, state.user.tag, ctx.mark_ttl_ms(state.stored.created)),
         index,
-    ] + (
-        # The naming key lives as long as it names keys.
-        [backend.touch(backend.names.naming_key, NAMING_KEY_TTL_MS)]
-        if ctx.settings.naming_key is None
-        else []
-    )
+    ]
 
 
 def _device(ctx: Context, state: SessionState) -> bytes:
@@ -148,11 +160,26 @@ def device_owner(tag: str) -> str:
 
 
 def end_ops(ctx: Context, state: SessionState) -> list[Op]:
-    """End the session for good (cleared, logged out)."""
+    """End the session for good (cleared, logged out).
+
+    A guest's leaves nothing behind: its copy in Redis, if any, is deleted, and
+    its old tokens expire by themselves (a flood of guests writes nothing).
+    ``HybridSession.logout()`` and ``revoke(sid)`` mark a guest's sid: the app asked.
+    """
     backend = ctx.backend
     if backend is None or state.sid is None:
         return []
-    ops = [backend.end(state.sid, ctx.mark_ttl_ms(state.stored.created))]
-    if state.user.tag:
-        ops.append(backend.user_drop(state.user.tag, state.sid))
-    return ops
+    if state.user.tag is None:
+        if state.due.logout:
+            # HybridSession.logout(): the app ends it, as with revoke(sid).
+            return [
+                backend.end(state.sid, ctx.mark_ttl_ms(state.stored.created)),
+                backend.mark(state.sid, _last_token_ms(ctx, state), ctx.now_ms),
+            ]
+        if state.stored.origin != "server":
+            return []
+        return [backend.end(state.sid, None)]
+    return [
+        backend.end(state.sid, ctx.mark_ttl_ms(state.stored.created)),
+        backend.user_drop(state.user.tag, state.sid),
+    ]

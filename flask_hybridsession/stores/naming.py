@@ -1,8 +1,15 @@
 """The naming key: what makes a user's Redis key names unguessable.
 
 Configured (``HYBRID_SESSION_NAMING_KEY``), or generated once and kept in Redis
-sealed under the key ring. It is not derived from ``SECRET_KEY``, so a rotation
-never renames a key.
+sealed under the key ring, with no TTL. It is not derived from ``SECRET_KEY``,
+so a rotation never renames a key.
+
+It is never replaced silently. A stored key that the key ring cannot open
+belongs to another app on the same prefix (or to a secret no longer in the
+ring): it is left alone and the app is refused (``ConfigurationError``). A
+stored key that is gone was lost with Redis's data: the key that replaces it
+begins a new epoch in every revocation record, so every credential named
+under the lost key is refused, never left alive under names nobody can find.
 """
 
 from __future__ import annotations
@@ -12,59 +19,78 @@ import threading
 import typing as t
 
 from ..crypto import DecryptError
+from ..errors import ConfigurationError
+from ..keys import RECORDS
 
 if t.TYPE_CHECKING:
     from .base import Context
     from .redis_client import RedisBackend
 
-#: Lifetime of the stored naming key, refreshed by every process that loads it.
-NAMING_KEY_TTL_MS: t.Final = 400 * 24 * 3600 * 1000
-
 
 class NamingKey:
-    """The key that names user keys: configured, or generated once and kept in Redis.
-
-    It is not derived from ``SECRET_KEY``, so a rotation never renames a key.
-    """
+    """The key that names user keys: configured, or generated once and kept in Redis."""
 
     def __init__(self, configured: bytes | None) -> None:
+        self._configured = configured
         self._key = configured
         self._lock = threading.Lock()
+        #: Called when this process stored a new key (and so began new epochs).
+        self.on_new_key: t.Callable[[], None] | None = None
 
     @property
     def cached(self) -> bytes | None:
         return self._key
 
-    def load(self, ctx: Context) -> bytes:
+    def forget(self) -> None:
+        """Read the stored key again at next use (Redis may have lost it)."""
+        if self._configured is None:
+            with self._lock:
+                self._key = None
+
+    def load(self, ctx: Context, backend: RedisBackend) -> bytes:
         """The naming key; one round trip the first time a process needs it.
 
+        :raises ConfigurationError: the stored key is sealed under keys this
+            app does not have (another app's ``SECRET_KEY`` on the same prefix).
         :raises redis.RedisError: Redis is unavailable.
         """
-        if self._key is not None:
-            return self._key
-        backend = ctx.backend
-        if backend is None:  # pragma: no cover - callers check for Redis first
-            raise RuntimeError("the naming key needs Redis")
+        key = self._key
+        if key is not None:
+            return key
         candidate = ctx.ring.seal("", b"naming-key", os.urandom(32))
-        [stored] = backend.run([backend.naming_key(candidate, NAMING_KEY_TTL_MS)])
+        [[stored, created]] = backend.run([backend.naming_key(candidate)])
         try:
             key, current = ctx.ring.open("", b"naming-key", stored)
         except DecryptError:
-            # Sealed under a key no longer in the ring: names made with it are
-            # lost either way; start a new one.
-            backend.client.delete(backend.names.naming_key)
-            [stored] = backend.run([backend.naming_key(candidate, NAMING_KEY_TTL_MS)])
-            key, current = ctx.ring.open("", b"naming-key", stored)
+            raise ConfigurationError(
+                "HYBRID_SESSION_KEY_PREFIX",
+                f"is {backend.names.prefix!r}, and Redis holds a naming key under it that"
+                " this app's SECRET_KEY (and fallbacks) cannot open: another app, or a"
+                " secret no longer configured, uses this prefix. Give each app its own"
+                " prefix, or add the old secret to SECRET_KEY_FALLBACKS; nothing was"
+                " overwritten.",
+            ) from None
+        if created:
+            # A new key: any credential named under a lost one must not pass.
+            _new_epochs(backend)
+            if self.on_new_key is not None:
+                self.on_new_key()
         if not current:
             # Re-seal under the current key before the retired one is dropped.
-            backend.client.set(
-                backend.names.naming_key,
-                ctx.ring.seal("", b"naming-key", key),
-                px=NAMING_KEY_TTL_MS,
-            )
+            backend.client.set(backend.names.naming_key, ctx.ring.seal("", b"naming-key", key))
         with self._lock:
             self._key = key
         return key
 
     def tag(self, ctx: Context, backend: RedisBackend, user_id: str) -> str:
-        return backend.names.user_tag(self.load(ctx), user_id)
+        return backend.names.user_tag(self.load(ctx, backend), user_id)
+
+
+def _new_epochs(backend: RedisBackend) -> None:
+    """Drop every revocation record: each begins a new epoch at its next use."""
+    names = [backend.names.record_at(number) for number in range(RECORDS)]
+    if backend.single_slot:
+        backend.client.delete(*names)
+    else:
+        for name in names:
+            backend.client.delete(name)

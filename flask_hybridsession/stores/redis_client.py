@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import typing as t
 from urllib.parse import urlsplit
@@ -34,9 +35,14 @@ logger = logging.getLogger("flask_hybridsession")
 #: client's own (a slot not covered, a cluster that cannot be reached).
 STORE_ERRORS: t.Final = (redis.RedisError, RedisClusterException)
 
-#: Result of READ: revoked, no live session, or the hash's fields.
-REVOKED: t.Final = -1
-MISSING: t.Final = 0
+#: A check's status: refused (revoked, or a proof missing), no copy in Redis,
+#: or the copy's fields follow.
+REFUSED: t.Final = -1
+NO_COPY: t.Final = 0
+COPY: t.Final = 1
+
+#: Nonces of script calls: each reply must echo its own (see :mod:`.scripts`).
+_nonces = itertools.count(1)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -171,16 +177,24 @@ class RedisBackend:
         #: pipeline is what routes a script call by its keys).
         self._direct = not isinstance(client, RedisCluster)
 
-    def run(self, ops: t.Sequence[Op]) -> list[t.Any]:
+    @property
+    def single_slot(self) -> bool:
+        """Whether one script may touch keys of any slot (one server, Sentinel; not a cluster)."""
+        return self._direct
+
+    def run(self, ops: t.Sequence[Op]) -> list[list[t.Any]]:
         """Send ``ops`` in one pipeline (one round trip) and return their replies.
 
-        Scripts go by ``EVALSHA``; a server that lost them (first use, restart,
-        ``SCRIPT FLUSH``) gets all of them loaded in one trip and only the
-        refused calls sent again.
+        Each reply is the script's list without its nonce. Scripts go by
+        ``EVALSHA``; a server that lost them (first use, restart, ``SCRIPT
+        FLUSH``) gets all of them loaded in one trip and only the refused calls
+        sent again.
 
-        :raises redis.RedisError: Redis is unreachable, timed out or failed.
+        :raises redis.RedisError: Redis is unreachable, timed out or failed, or
+            a reply was not the one of its call (the connections are dropped).
         """
-        replies = self._send(ops)
+        nonces = [str(next(_nonces)).encode() for _ in ops]
+        replies = self._send(ops, nonces)
         missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
         if missing:
             # Load every script at once, so the next op of another kind does
@@ -194,34 +208,37 @@ class RedisBackend:
                 for script in scripts.ALL:
                     loader.script_load(script.source)
                 loader.execute()
-            for i, reply in zip(missing, self._send([ops[i] for i in missing]), strict=True):
+            again = self._send([ops[i] for i in missing], [nonces[i] for i in missing])
+            for i, reply in zip(missing, again, strict=True):
                 replies[i] = reply
         for reply in replies:
             if isinstance(reply, Exception):
                 raise reply
-        return replies
+        for nonce, reply in zip(nonces, replies, strict=True):
+            if not isinstance(reply, list) or not reply or reply[0] != nonce:
+                # Another call's reply, or none of ours: the connection is
+                # out of step with its requests.
+                self._out_of_step()
+        return [reply[1:] for reply in replies]
 
-    def _send(self, ops: t.Sequence[Op]) -> list[t.Any]:
+    def _send(self, ops: t.Sequence[Op], nonces: list[bytes]) -> list[t.Any]:
         # WAIT for replicas after a request that writes (decided once here).
         wait = bool(self.wait_replicas) and any(op.script.writes for op in ops)
         if len(ops) == 1 and self._direct and not wait:
-            return self._send_one(ops[0])
+            return [self._send_one(ops[0], nonces[0])]
         pipe = self.client.pipeline(transaction=False)
-        for op in ops:
+        for op, nonce in zip(ops, nonces, strict=True):
             # execute_command, not evalsha(): redis-py's cluster pipeline
             # blocks the evalsha() method but routes the command by its keys.
             pipe.execute_command(  # type: ignore[no-untyped-call]
-                "EVALSHA", op.script.sha, len(op.keys), *op.keys, *op.args
+                "EVALSHA", op.script.sha, len(op.keys), *op.keys, nonce, *op.args
             )
         if wait:
             pipe.execute_command(  # type: ignore[no-untyped-call]
                 "WAIT", self.wait_replicas, self.wait_timeout_ms
             )
         replies: list[t.Any] = pipe.execute(raise_on_error=False)
-        if len(replies) != len(ops) + wait or any(
-            not isinstance(reply, (Exception, *op.script.reply))
-            for op, reply in zip(ops, replies, strict=False)
-        ):
+        if len(replies) != len(ops) + wait:
             self._out_of_step()
         if wait:
             acked = replies.pop()
@@ -233,23 +250,19 @@ class RedisBackend:
                 )
         return replies
 
-    def _send_one(self, op: Op) -> list[t.Any]:
+    def _send_one(self, op: Op, nonce: bytes) -> t.Any:
         # One command needs no pipeline: the same single round trip, without
         # building and unpacking a pipeline's command stack.
         try:
-            reply = self.client.execute_command(  # type: ignore[no-untyped-call]
-                "EVALSHA", op.script.sha, len(op.keys), *op.keys, *op.args
+            return self.client.execute_command(  # type: ignore[no-untyped-call]
+                "EVALSHA", op.script.sha, len(op.keys), *op.keys, nonce, *op.args
             )
         except NoScriptError as exc:
-            return [exc]
-        if not isinstance(reply, op.script.reply):
-            self._out_of_step()
-        return [reply]
+            return exc
 
     def _out_of_step(self) -> t.NoReturn:
-        # A reply of the wrong shape means the connection is out of step with
-        # its requests: drop every pooled connection rather than read on.
-        # (AEAD binds each value to its sid, so even then no data would mix.)
+        # A reply that is not its call's means the connection is out of step
+        # with its requests: drop every pooled connection rather than read on.
         pool = getattr(self.client, "connection_pool", None)
         if pool is not None:
             pool.disconnect()
@@ -257,12 +270,69 @@ class RedisBackend:
 
     # The operations, as ops to batch.
 
-    def read(self, sid: str, token_hash: bytes | None, now_ms: int, idle_ms: int) -> Op:
-        return Op(
-            scripts.READ,
-            (self.names.session(sid), self.names.revoked(sid), self.names.user_mark(sid)),
-            (token_hash or b"", now_ms, idle_ms),
+    def check(
+        self,
+        sid: str,
+        *,
+        expect: bytes,
+        now_ms: int,
+        idle_ms: int,
+        epoch: int | None = None,
+        tag: str | None = None,
+        generation: int | None = None,
+        server: bool = False,
+    ) -> list[Op]:
+        """The checks of a presented credential, for :func:`verdict`.
+
+        One script on a single server or Sentinel; on a cluster, the record's
+        epoch (:data:`~.scripts.EPOCH`) and the user's generation
+        (:data:`~.scripts.USER_CHECK`, when the user is known) run beside it.
+
+        :param expect: the token hash a Redis copy of the session must have.
+        :param epoch: the epoch the credential carries (None: its Redis copy's).
+        :param tag: its user's tag (None: a guest, or its Redis copy's).
+        """
+        keys = (self.names.session(sid), self.names.revoked(sid), self.names.user_mark(sid))
+        candidate = scripts.new_epoch()
+        args: tuple[bytes | str | int, ...] = (
+            sid,
+            expect,
+            now_ms,
+            idle_ms,
+            "" if epoch is None else epoch,
+            candidate,
+            tag or "",
+            "" if generation is None else generation,
         )
+        if self._direct:
+            return [
+                Op(
+                    scripts.CHECK,
+                    (*keys, self.names.record(sid)),
+                    (*args, self.names.prefix, "1" if server else ""),
+                )
+            ]
+        ops = [
+            Op(scripts.CHECK, keys, (*args, "", "1" if server else "")),
+            # A server token's epoch is its copy's (compared by the caller); a
+            # JWT without one (issued before epochs) holds none: 0 never does.
+            self.epoch(sid, now_ms, None if server else epoch or 0),
+        ]
+        if tag is not None and generation is not None:
+            ops.append(self.user_check(tag, sid, now_ms, generation))
+        return ops
+
+    def epoch(self, sid: str, now_ms: int = 0, carried: int | None = None) -> Op:
+        """The epoch of ``sid``'s record; with ``carried``, also whether it holds."""
+        return Op(
+            scripts.EPOCH,
+            (self.names.record(sid),),
+            (sid, now_ms, "" if carried is None else carried, scripts.new_epoch()),
+        )
+
+    def read(self, sid: str, token_hash: bytes, now_ms: int, idle_ms: int) -> list[Op]:
+        """The checks of a server token (its copy carries its epoch and user)."""
+        return self.check(sid, expect=token_hash, now_ms=now_ms, idle_ms=idle_ms, server=True)
 
     def write(
         self,
@@ -275,13 +345,20 @@ class RedisBackend:
         idle_ms: int,
         fields: t.Mapping[bytes, bytes],
         deleted: t.Iterable[bytes] = (),
+        generation_of: str | None = None,
     ) -> Op:
+        """Write a session's hash.
+
+        :param generation_of: the tag of a user whose generation the hash
+            takes as field ``g`` (one server only: the key is in another slot).
+        """
         args: list[bytes | str | int] = [
             expect or b"",
             token_hash or b"",
             now_ms,
             deadline_ms,
             idle_ms,
+            "" if generation_of is None else self.names.user_generation(generation_of),
             len(fields),
         ]
         for name, value in fields.items():
@@ -289,12 +366,22 @@ class RedisBackend:
         args += deleted
         return Op(scripts.WRITE, (self.names.session(sid), self.names.revoked(sid)), tuple(args))
 
-    def end(self, sid: str, ttl_ms: int) -> Op:
-        """End ``sid``: reply ``[not marked before, known to Redis, user tag]``."""
+    def end(self, sid: str, ttl_ms: int | None) -> Op:
+        """End ``sid``: reply ``[not ended before, known to Redis, user tag]``.
+
+        :param ttl_ms: how long no write may bring it back (None: a guest's
+            own clear, which leaves nothing behind).
+        """
         return Op(
             scripts.END,
             (self.names.session(sid), self.names.revoked(sid), self.names.user_mark(sid)),
-            (max(ttl_ms, 1000),),
+            (0 if ttl_ms is None else max(ttl_ms, 1000),),
+        )
+
+    def mark(self, sid: str, until_ms: int, now_ms: int) -> Op:
+        """Mark ``sid`` revoked in its record until ``until_ms``: reply ``[epoch]``."""
+        return Op(
+            scripts.MARK, (self.names.record(sid),), (sid, until_ms, now_ms, scripts.new_epoch())
         )
 
     def user_login(
@@ -309,7 +396,7 @@ class RedisBackend:
         keep_ms: int,
         device: bytes = b"",
     ) -> Op:
-        """Index ``sid`` under the user: reply the user's generation.
+        """Index ``sid`` under the user: reply ``[the user's generation]``.
 
         ``device`` is the sealed client of a login; empty keeps the one stored
         for ``sid`` or hands ``old_sid``'s on.
@@ -317,38 +404,19 @@ class RedisBackend:
         return Op(
             scripts.USER_LOGIN,
             (self.names.user_index(tag), self.names.user_generation(tag)),
-            (sid, info, now_ms, deadline_ms, old_sid, tag, keep_ms, device),
+            (sid, info, now_ms, deadline_ms, old_sid, keep_ms, device, scripts.new_generation()),
         )
 
-    def touch(self, key: str, ttl_ms: int) -> Op:
-        return Op(scripts.TOUCH, (key,), (ttl_ms,))
-
     def user_mark(self, sid: str, tag: str, ttl_ms: int) -> Op:
-        return Op(scripts.SET_MARK, (self.names.user_mark(sid),), (tag, max(ttl_ms, 1000)))
-
-    def jwt_checks(
-        self, sid: str, tag: str | None, now_ms: int, idle_ms: int, generation: int
-    ) -> list[Op]:
-        """The revocation checks of a presented JWT: READ, and the user's generation.
-
-        One script where one script may touch both slots, two on a cluster.
-        Revoked when the first reply is :data:`REVOKED` or a second is true.
-        """
-        read = self.read(sid, None, now_ms, idle_ms)
-        if tag is None:
-            return [read]
-        if not self._direct:
-            return [read, self.user_check(tag, sid, now_ms, generation)]
-        return [
-            Op(
-                scripts.READ_USER,
-                (*read.keys, self.names.user_index(tag), self.names.user_generation(tag)),
-                (*read.args, sid, generation),
-            )
-        ]
+        """The proof that ``sid`` is ``tag``'s: reply ``[1]``, or ``[0]`` when ended meanwhile."""
+        return Op(
+            scripts.SET_MARK,
+            (self.names.user_mark(sid), self.names.revoked(sid)),
+            (tag, max(ttl_ms, 1000)),
+        )
 
     def user_check(self, tag: str, sid: str, now_ms: int, generation: int) -> Op:
-        """Reply 1 when a ``revoke_user`` came after the token's login."""
+        """Reply ``[-1]`` when the user's generation is not ``generation`` (or is lost)."""
         return Op(
             scripts.USER_CHECK,
             (self.names.user_index(tag), self.names.user_generation(tag)),
@@ -362,11 +430,11 @@ class RedisBackend:
         return Op(
             scripts.USER_REVOKE,
             (self.names.user_index(tag), self.names.user_generation(tag)),
-            (max(ttl_ms, 1000),),
+            (max(ttl_ms, 1000), scripts.new_generation()),
         )
 
-    def naming_key(self, candidate: bytes, ttl_ms: int) -> Op:
-        return Op(scripts.NAMING_KEY, (self.names.naming_key,), (candidate, ttl_ms))
+    def naming_key(self, candidate: bytes) -> Op:
+        return Op(scripts.NAMING_KEY, (self.names.naming_key,), (candidate,))
 
     def drop(self, sid: str, token_hash: bytes) -> Op:
         return Op(scripts.DROP, (self.names.session(sid),), (token_hash,))

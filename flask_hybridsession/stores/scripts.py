@@ -1,15 +1,31 @@
 """The Lua scripts that make each session read and write one Redis round trip.
 
-Each script touches the keys of one session only (one hash tag, one Cluster
-slot). Times are milliseconds from the app's clock, passed in, so that idle
+Each script touches the keys of one Cluster slot, except :data:`CHECK` on a
+single server or Sentinel, where it also reads the sid's revocation record and
+its user's keys (a cluster runs :data:`EPOCH` and :data:`USER_CHECK` beside it
+instead). Times are milliseconds from the app's clock, passed in, so that idle
 and absolute timeouts follow the same clock as the JWT checks. The floor is
 Redis 6.2: no hash-field TTLs, no ``EXPIRE GT``, no ``FUNCTION``.
+
+Two rules hold for every script:
+
+- ``ARGV[1]`` is a nonce of the call, and the reply is a list that begins with
+  it: the client compares it, so a reply is never taken for another request's.
+- The first write that can grow memory is one Redis refuses under ``maxmemory``
+  (``SET``, ``HSET``, ``ZADD``): Redis checks only a script's first write, so
+  under ``noeviction`` a flood stops at the limit instead of passing it.
+
+Fail closed: a logged-in credential passes only while its proofs are present
+(the sid's user mark, and its user's generation equal to the one it carries);
+a credential of a guest passes while its revocation record holds the epoch it
+carries and no mark of its sid. Whatever Redis loses, a check refuses.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import secrets
 import typing as t
 
 
@@ -21,8 +37,6 @@ class Script:
     source: str
     #: Whether it may write (HYBRID_SESSION_WAIT_REPLICAS waits after these).
     writes: bool = True
-    #: The Python types its reply may have.
-    reply: tuple[type, ...] = (int,)
     #: Its SHA-1, the name ``EVALSHA`` calls it by (computed once).
     sha: str = dataclasses.field(init=False)
 
@@ -31,76 +45,171 @@ class Script:
         object.__setattr__(self, "sha", digest)
 
 
-# READ's two halves: the sid's revocation mark, then the hash itself.
-_READ_MARK: t.Final = """
-if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+# Lua functions every script may use.
+#
+# generation_of: a GET reply (under pcall) as a user's generation, or nil when
+# the key is missing or holds anything but a plain integer.
+# record_epoch: the epoch of a revocation record (its member '#e' holds minus
+# the epoch); a record that is missing, of another type or garbage begins a
+# new epoch from the caller's candidate, and every credential of the old one
+# is refused. Returns the epoch and whether it is new.
+# marked: whether the record holds a live mark of sid (score = its end, ms).
+_FUNCTIONS: t.Final = """
+local function generation_of(raw)
+  if type(raw) == 'string' and #raw <= 18 and string.match(raw, '^%d+$') then
+    return tonumber(raw)
+  end
+  return nil
+end
+local function record_epoch(key, candidate)
+  local score = redis.pcall('ZSCORE', key, '#e')
+  local epoch = type(score) == 'string' and tonumber(score)
+  if epoch and epoch < 0 then return -epoch, false end
+  if type(score) == 'table' then redis.call('DEL', key) end
+  redis.call('ZADD', key, -tonumber(candidate), '#e')
+  return tonumber(candidate), true
+end
+local function marked(key, sid, now)
+  local score = redis.pcall('ZSCORE', key, sid)
+  return type(score) == 'string' and (tonumber(score) or 0) > now
+end
+local function reply(list, nonce)
+  table.insert(list, 1, nonce)
+  return list
+end
 """
-_READ_HASH: t.Final = """
+
+#: KEYS: session hash, tombstone, user mark, and on one server the sid's
+#: revocation record. ARGV: nonce, sid, the token hash a Redis copy must have,
+#: now, idle (0 = none), the epoch the credential carries, a candidate epoch,
+#: its user tag ('' = a guest), its generation, the key prefix ('' = the
+#: user's keys are checked beside, by USER_CHECK), '1' for a server token
+#: ('' for a JWT).
+#: Returns {nonce, status, epoch, hash fields...}: status -1 refused
+#: (revoked, or a proof missing), 0 no copy in Redis (a JWT opens itself; a
+#: server token opens nothing), 1 the copy's fields follow. A copy in Redis
+#: carries its own epoch, user tag and generation ('e', 'u', 'g'), which the
+#: checks then use. Epoch 0: the record is checked beside (EPOCH).
+CHECK: t.Final = Script(
+    "check",
+    writes=False,
+    source=_FUNCTIONS
+    + """
+local nonce, sid, now, idle = ARGV[1], ARGV[2], tonumber(ARGV[4]), tonumber(ARGV[5])
+local server = ARGV[11] == '1'
+if redis.call('EXISTS', KEYS[2]) == 1 then return {nonce, -1, 0} end
 local h = redis.pcall('HGETALL', KEYS[1])
-if type(h) ~= 'table' or h.err or #h == 0 then return 0 end
-local token, deadline, last
-for i = 1, #h, 2 do
-  local f = h[i]
-  if f == 't' then token = h[i + 1]
-  elseif f == 'a' then deadline = tonumber(h[i + 1])
-  elseif f == 'l' then last = tonumber(h[i + 1]) end
+if type(h) ~= 'table' or h.err then h = {} end
+local carried, tag, gen = ARGV[6], ARGV[8], ARGV[9]
+local deadline, last
+if #h > 0 then
+  local f = {}
+  for i = 1, #h, 2 do f[h[i]] = h[i + 1] end
+  -- Only its own token opens a copy (a JWT's own is the token its jti
+  -- derives): an older token of a session that moved here is refused.
+  local lost = server and 0 or -1
+  if f['t'] ~= ARGV[3] then return {nonce, lost, 0} end
+  deadline, last = tonumber(f['a'] or ''), tonumber(f['l'] or '')
+  if not deadline or now >= deadline then return {nonce, lost, 0} end
+  if idle > 0 and (not last or now >= last + idle) then return {nonce, lost, 0} end
+  carried, tag, gen = f['e'] or '', f['u'] or '', f['g'] or ''
+elseif server then
+  return {nonce, 0, 0}
 end
-if ARGV[1] ~= '' and token ~= ARGV[1] then return 0 end
-local now, idle = tonumber(ARGV[2]), tonumber(ARGV[3])
-if not deadline or now >= deadline then return 0 end
-if idle > 0 then
-  if not last or now >= last + idle then return 0 end
-  -- The idle clock and the TTL slide inside the read's own round trip.
-  redis.call('HSET', KEYS[1], 'l', ARGV[2])
-  redis.call('PEXPIRE', KEYS[1], math.min(deadline - now, idle))
-elseif last and now >= last + 60000 and redis.call('EXISTS', KEYS[3]) == 1 then
-  -- Last seen of a logged-in session, for the devices page: written at
-  -- most once a minute, and never for a guest.
-  redis.call('HSET', KEYS[1], 'l', ARGV[2])
+local epoch = 0
+if KEYS[4] then
+  epoch = record_epoch(KEYS[4], ARGV[7])
+  if tonumber(carried) ~= epoch or marked(KEYS[4], sid, now) then return {nonce, -1, epoch} end
 end
-return h
-"""
+if tag ~= '' then
+  -- The proofs of a logged-in credential: its sid's user mark, and its
+  -- user's generation (on a cluster, USER_CHECK checks that one beside).
+  if not string.match(tag, '^%x+$') or redis.pcall('GET', KEYS[3]) ~= tag then
+    return {nonce, -1, epoch}
+  end
+  if ARGV[10] ~= '' then
+    local user = ARGV[10] .. '{u:' .. tag .. '}'
+    local stored = generation_of(redis.pcall('GET', user .. ':g'))
+    if not stored or stored ~= tonumber(gen) then return {nonce, -1, epoch} end
+    local field = sid .. ':ls'
+    local seen = redis.pcall('HGET', user .. ':i', field)
+    seen = type(seen) == 'string' and tonumber(seen)
+    if seen and now >= seen + 60000 then redis.call('HSET', user .. ':i', field, ARGV[4]) end
+  end
+end
+if #h > 0 then
+  if idle > 0 then
+    -- The idle clock and the TTL slide inside the check's own round trip.
+    redis.call('HSET', KEYS[1], 'l', ARGV[4])
+    redis.call('PEXPIRE', KEYS[1], math.min(deadline - now, idle))
+  elseif tag ~= '' and last and now >= last + 60000 then
+    -- Last seen of a logged-in session, for the devices page: written at
+    -- most once a minute, and never for a guest.
+    redis.call('HSET', KEYS[1], 'l', ARGV[4])
+  end
+  table.insert(h, 1, epoch)
+  table.insert(h, 1, 1)
+  return reply(h, nonce)
+end
+return {nonce, 0, epoch}
+""",
+)
 
-#: KEYS: session hash, revocation mark, user mark.
-#: ARGV: token hash ('' when a signed JWT vouches for the sid), now, idle (0 = none).
-#: Returns -1 revoked, 0 no live session (missing, wrong token, expired,
-#: wrong type), or the hash as a flat list of field, value.
-READ: t.Final = Script("read", writes=False, reply=(int, list), source=_READ_MARK + _READ_HASH)
+#: KEYS: a revocation record. ARGV: nonce, sid ('' none), now, the epoch a
+#: credential carries ('' only asks for the epoch), a candidate epoch.
+#: Returns {nonce, status, epoch}: status -1 when the credential's epoch is
+#: not the record's or its sid is marked, else 0. A missing record begins a
+#: new epoch.
+EPOCH: t.Final = Script(
+    "epoch",
+    writes=False,
+    source=_FUNCTIONS
+    + """
+local epoch = record_epoch(KEYS[1], ARGV[5])
+if ARGV[4] == '' then return {ARGV[1], 0, epoch} end
+if tonumber(ARGV[4]) ~= epoch or marked(KEYS[1], ARGV[2], tonumber(ARGV[3])) then
+  return {ARGV[1], -1, epoch}
+end
+return {ARGV[1], 0, epoch}
+""",
+)
 
-#: KEYS: session hash, revocation mark.
-#: ARGV: expected token hash ('' creates a new session), new token hash
-#: ('' keeps it), now, absolute deadline, idle (0 = none), number of fields
-#: to set N, then N field/value pairs, then the fields to delete.
-#: Returns 1 written, -1 refused because the sid was revoked, 0 refused
-#: because the hash is not the one expected (replaced, gone, or created by a
-#: parallel request). A write never brings an ended session back, and a
-#: replay of the same write (a retried pipeline) counts as done.
+#: KEYS: session hash, tombstone. ARGV: nonce, expected token hash ('' creates
+#: a new session), new token hash ('' keeps it), now, absolute deadline, idle
+#: (0 = none), the key of the user's generation to copy into field 'g' (''
+#: none: a login on one server, after USER_LOGIN in the same trip), number of
+#: fields to set N, then N field/value pairs, then the fields to delete.
+#: Returns {nonce, 1} written, -1 refused because the sid was ended, 0
+#: refused because the hash is not the one expected (replaced, gone, or
+#: created by a parallel request). A write never brings an ended session
+#: back, and a replay of the same write (a retried pipeline) counts as done.
 WRITE: t.Final = Script(
     "write",
     """
-if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+local nonce = ARGV[1]
+if redis.call('EXISTS', KEYS[2]) == 1 then return {nonce, -1} end
 local kind = redis.call('TYPE', KEYS[1]).ok
-if ARGV[1] == '' then
+if ARGV[2] == '' then
   if kind ~= 'none' then
-    if kind == 'hash' and redis.call('HGET', KEYS[1], 't') == ARGV[2] then return 1 end
-    return 0
+    if kind == 'hash' and redis.call('HGET', KEYS[1], 't') == ARGV[3] then return {nonce, 1} end
+    return {nonce, 0}
   end
 elseif kind ~= 'hash' then
-  return 0
+  return {nonce, 0}
 else
   local token = redis.call('HGET', KEYS[1], 't')
-  if token ~= ARGV[1] and not (ARGV[2] ~= '' and token == ARGV[2]) then return 0 end
+  if token ~= ARGV[2] and not (ARGV[3] ~= '' and token == ARGV[3]) then return {nonce, 0} end
 end
-local now, deadline, idle = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local now, deadline, idle = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 if now >= deadline then
   redis.call('DEL', KEYS[1])
-  return 0
+  return {nonce, 0}
 end
-local meta = {'a', ARGV[4], 'l', ARGV[3]}
-if ARGV[2] ~= '' then meta[5] = 't'; meta[6] = ARGV[2] end
+local meta = {'a', ARGV[5], 'l', ARGV[4]}
+if ARGV[3] ~= '' then meta[5] = 't'; meta[6] = ARGV[3] end
 redis.call('HSET', KEYS[1], unpack(meta))
-local n = tonumber(ARGV[6])
-local first, last = 7, 6 + 2 * n
+local n = tonumber(ARGV[8])
+local first, last = 9, 8 + 2 * n
 -- unpack() is bounded by the Lua C stack: send large writes in slices.
 for i = first, last, 1000 do
   redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 999, last)))
@@ -108,41 +217,61 @@ end
 for i = last + 1, #ARGV, 1000 do
   redis.call('HDEL', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end
+if ARGV[7] ~= '' then
+  local generation = redis.pcall('GET', ARGV[7])
+  if type(generation) == 'string' then redis.call('HSET', KEYS[1], 'g', generation) end
+end
 local ttl = deadline - now
 if idle > 0 then ttl = math.min(ttl, idle) end
 redis.call('PEXPIRE', KEYS[1], ttl)
-return 1
+return {nonce, 1}
 """,
 )
 
-#: KEYS: session hash, revocation mark, user mark. ARGV: mark TTL in ms.
-#: Ends a sid for good: deletes its server copy and user mark, marks it
-#: revoked. Returns {1 if it was not marked yet, 1 if Redis knew it (a
-#: server copy or a user mark), its user tag or ''}.
+#: KEYS: session hash, tombstone, user mark. ARGV: nonce, tombstone TTL in
+#: ms (0: none, for a guest's own clear). Ends a sid: deletes its server copy
+#: and user mark (so no proof of it is left) and, with a TTL, tombstones it
+#: so that no parallel request writes it back. Returns {nonce, 1 if it was
+#: not tombstoned yet, 1 if Redis knew it (a server copy or a user mark), its
+#: user tag or ''}.
 END: t.Final = Script(
     "end",
-    reply=(list,),
-    source="""
+    """
 local fresh = redis.call('EXISTS', KEYS[2]) == 0 and 1 or 0
 local known = redis.call('EXISTS', KEYS[1], KEYS[3]) > 0 and 1 or 0
 local tag = redis.pcall('GET', KEYS[3])
 if type(tag) ~= 'string' then tag = '' end
+if tonumber(ARGV[2]) > 0 then redis.call('SET', KEYS[2], '1', 'PX', ARGV[2]) end
 redis.call('DEL', KEYS[1], KEYS[3])
-redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
-return {fresh, known, tag}
+return {ARGV[1], fresh, known, tag}
 """,
 )
 
-#: KEYS: session hash. ARGV: token hash the copy must still have.
+#: KEYS: a revocation record. ARGV: nonce, sid, until (ms), now, candidate
+#: epoch. Marks a sid revoked in its record until its tokens are expired
+#: anyway, and drops up to 100 marks that are past. Returns {nonce, epoch}.
+MARK: t.Final = Script(
+    "mark",
+    _FUNCTIONS
+    + """
+local epoch = record_epoch(KEYS[1], ARGV[5])
+redis.call('ZADD', KEYS[1], 'GT', ARGV[3], ARGV[2])
+local past = redis.call('ZRANGEBYSCORE', KEYS[1], 0, ARGV[4], 'LIMIT', 0, 100)
+if #past > 0 then redis.call('ZREM', KEYS[1], unpack(past)) end
+return {ARGV[1], epoch}
+""",
+)
+
+#: KEYS: session hash. ARGV: nonce, token hash the copy must still have.
 #: Drops the server copy of a session that moved into a JWT (no mark: the
 #: sid lives on in the token).
 DROP: t.Final = Script(
     "drop",
     """
-if redis.call('TYPE', KEYS[1]).ok == 'hash' and redis.call('HGET', KEYS[1], 't') == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
+if redis.call('TYPE', KEYS[1]).ok == 'hash' and redis.call('HGET', KEYS[1], 't') == ARGV[2] then
+  return {ARGV[1], redis.call('DEL', KEYS[1])}
 end
-return 0
+return {ARGV[1], 0}
 """,
 )
 
@@ -152,192 +281,142 @@ return 0
 # '<sid>:d' -> the sealed device of its login (user agent, IP; sealed under
 # the user, not the sid, so a rotation hands it on as it is).
 
-# Lua functions of the user scripts. generation_of: a GET reply (under
-# pcall) as a user's generation: 0 when the key is missing, nil when it holds
-# anything but a plain integer (another type, garbage, or what Lua's tonumber
-# also takes: 'nan', 'inf', '1e9', '0x10'). restart_generation: sets the key
-# to the server's time (ms), above any counter a token can hold, and returns it.
-_GENERATIONS: t.Final = """
-local function generation_of(raw)
-  if not raw then return 0 end
-  if type(raw) == 'string' and #raw <= 18 and string.match(raw, '^%d+$') then
-    return tonumber(raw)
-  end
-  return nil
-end
-local function restart_generation(key)
-  local time = redis.call('TIME')
-  local generation = string.format('%d', time[1] * 1000 + math.floor(time[2] / 1000))
-  redis.call('SET', key, generation)
-  return generation
-end
-"""
-
-#: KEYS: index, generation. ARGV: sid, sealed info, now, deadline, old sid
-#: ('' none), user tag, how long (ms) the generation key must live at least
-#: (remember-me cookies check it for as long as they live), and the sealed
-#: device: set at a login; '' (or absent) keeps the sid's stored device (a
-#: move between the token and Redis) or takes the old sid's (a rotation).
-#: Indexes a session at login; keeps the generation key alive at least as
-#: long as the session, so a bump can never be forgotten while a token that
-#: predates it is valid. Returns the user's generation. Garbage is no outage:
-#: an index of another type is dropped, and a generation that is not a plain
-#: integer (every token of the user already counts as revoked) restarts at
-#: the server's time (ms), above any counter a token can hold, as in
-#: USER_REVOKE: one clock for both.
+#: KEYS: index, generation. ARGV: nonce, sid, sealed info, now, deadline,
+#: old sid ('' none), how long (ms) the generation key must live at least
+#: (remember-me cookies check it for as long as they live), the sealed
+#: device, a candidate generation.
+#: The device is set at a login; '' keeps the sid's stored device (a move
+#: between the token and Redis) or takes the old sid's (a rotation).
+#: Indexes a session; a user with no generation (first login, or Redis lost
+#: it) gets the candidate, so a generation is never one an older token
+#: carries. Keeps the generation key alive at least as long as the session.
+#: Returns {nonce, the user's generation} (0: the session is already over).
 USER_LOGIN: t.Final = Script(
     "user_login",
-    _GENERATIONS
+    _FUNCTIONS
     + """
-local now, deadline = tonumber(ARGV[3]), tonumber(ARGV[4])
+local now, deadline = tonumber(ARGV[4]), tonumber(ARGV[5])
 local ttl = deadline - now
-if ttl <= 0 then return 0 end
+if ttl <= 0 then return {ARGV[1], 0} end
 local kind = redis.call('TYPE', KEYS[1]).ok
 if kind ~= 'hash' and kind ~= 'none' then redis.call('DEL', KEYS[1]) end
 local device = ARGV[8] or ''
-if ARGV[5] ~= '' then
-  if device == '' then device = redis.call('HGET', KEYS[1], ARGV[5] .. ':d') or '' end
-  redis.call('HDEL', KEYS[1], ARGV[5], ARGV[5] .. ':ls', ARGV[5] .. ':d')
+if ARGV[6] ~= '' then
+  if device == '' then device = redis.call('HGET', KEYS[1], ARGV[6] .. ':d') or '' end
 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], ARGV[1] .. ':ls', ARGV[3])
-if device ~= '' then redis.call('HSET', KEYS[1], ARGV[1] .. ':d', device) end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3], ARGV[2] .. ':ls', ARGV[4])
+if ARGV[6] ~= '' then redis.call('HDEL', KEYS[1], ARGV[6], ARGV[6] .. ':ls', ARGV[6] .. ':d') end
+if device ~= '' then redis.call('HSET', KEYS[1], ARGV[2] .. ':d', device) end
 if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
-local gen = redis.pcall('GET', KEYS[2])
-if not generation_of(gen) then gen = restart_generation(KEYS[2]) end
+local raw = redis.pcall('GET', KEYS[2])
+local gen = generation_of(raw)
+if not gen then
+  gen = tonumber(ARGV[9])
+  redis.call('SET', KEYS[2], ARGV[9])
+end
 local keep = math.max(ttl, tonumber(ARGV[7]))
-if gen and redis.call('PTTL', KEYS[2]) < keep then redis.call('PEXPIRE', KEYS[2], keep) end
-return tonumber(gen) or 0
+if redis.call('PTTL', KEYS[2]) < keep then redis.call('PEXPIRE', KEYS[2], keep) end
+return {ARGV[1], gen}
 """,
 )
 
-# The user part of USER_CHECK and READ_USER, on locals u_index, u_gen (the
-# keys), u_sid, u_now, u_token_gen. Sets u_revoked; touches last seen at most
-# once a minute. A generation that is not a plain integer counts as a
-# revocation: the token opens nothing, and the request is no 503. A last
-# seen of another type is left alone.
-_USER_PART: t.Final = (
-    _GENERATIONS
-    + """
-local u_revoked = false
-local generation = generation_of(redis.pcall('GET', u_gen))
-if not generation or generation > tonumber(u_token_gen) then
-  u_revoked = true
-else
-  local field = u_sid .. ':ls'
-  local stored = redis.pcall('HGET', u_index, field)
-  local seen = type(stored) == 'string' and tonumber(stored)
-  if seen and tonumber(u_now) >= seen + 60000 then
-    redis.call('HSET', u_index, field, u_now)
-  end
-end
-"""
-)
-
-#: KEYS: index, generation. ARGV: sid, now, token's generation.
-#: The per-request user check of a jwt: returns 1 when a revoke_user came
-#: after the token's login (or the generation is garbage), else 0.
+#: KEYS: index, generation. ARGV: nonce, sid, now, the token's generation.
+#: The user part of CHECK where it runs beside (a cluster keeps the user's
+#: keys in another slot): {nonce, -1} when the generation is missing or not
+#: the token's, else {nonce, 0}; touches last seen at most once a minute.
 USER_CHECK: t.Final = Script(
     "user_check",
     writes=False,
-    source="""
-local u_index, u_gen = KEYS[1], KEYS[2]
-local u_sid, u_now, u_token_gen = ARGV[1], ARGV[2], ARGV[3]
-"""
-    + _USER_PART
+    source=_FUNCTIONS
     + """
-if u_revoked then return 1 end
-return 0
+local stored = generation_of(redis.pcall('GET', KEYS[2]))
+if not stored or stored ~= tonumber(ARGV[4]) then return {ARGV[1], -1} end
+local field = ARGV[2] .. ':ls'
+local seen = redis.pcall('HGET', KEYS[1], field)
+seen = type(seen) == 'string' and tonumber(seen)
+if seen and tonumber(ARGV[3]) >= seen + 60000 then redis.call('HSET', KEYS[1], field, ARGV[3]) end
+return {ARGV[1], 0}
 """,
 )
 
-#: READ and USER_CHECK of a logged-in jwt in one script, where one script
-#: may touch both the sid's keys and the user's (one server, Sentinel; a
-#: cluster keeps them in two slots and runs the two scripts side by side).
-#: KEYS: READ's three, then USER_CHECK's two. ARGV: READ's three, then the
-#: sid and the token's generation. Returns as READ; -1 also when a
-#: revoke_user came after the token's login.
-READ_USER: t.Final = Script(
-    "read_user",
-    writes=False,
-    reply=(int, list),
-    source=_READ_MARK
-    + """
-local u_index, u_gen = KEYS[4], KEYS[5]
-local u_sid, u_now, u_token_gen = ARGV[4], ARGV[2], ARGV[5]
-"""
-    + _USER_PART
-    + """
-if u_revoked then return -1 end
-"""
-    + _READ_HASH,
-)
-
-#: KEYS: user mark of a sid. ARGV: user tag, TTL in ms.
+#: KEYS: user mark, tombstone. ARGV: nonce, user tag, TTL in ms.
+#: Sets the proof that a sid belongs to its user, unless the sid was ended
+#: meanwhile (a parallel logout): returns {nonce, 1} set, {nonce, 0} refused.
 SET_MARK: t.Final = Script(
     "set_mark",
-    reply=(bytes, bool),
-    source="""
-return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+    """
+if redis.call('EXISTS', KEYS[2]) == 1 then return {ARGV[1], 0} end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return {ARGV[1], 1}
 """,
 )
 
-#: KEYS: index. ARGV: sid. Drops one session from its user's index (an index
-#: of another type holds no session).
+#: KEYS: index. ARGV: nonce, sid. Drops one session from its user's index (an
+#: index of another type holds no session).
 USER_DROP: t.Final = Script(
     "user_drop",
     """
-if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return 0 end
-return redis.call('HDEL', KEYS[1], ARGV[1], ARGV[1] .. ':ls', ARGV[1] .. ':d')
+if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return {ARGV[1], 0} end
+return {ARGV[1], redis.call('HDEL', KEYS[1], ARGV[2], ARGV[2] .. ':ls', ARGV[2] .. ':d')}
 """,
 )
 
-#: KEYS: index, generation. ARGV: generation TTL in ms.
-#: Log out everywhere: bumps the generation (every token from an earlier
-#: login dies) and hands back the index, which is deleted. An index of
-#: another type fails the call (the sessions it listed cannot be found, so
-#: nothing is claimed done); a generation INCR cannot count (not an integer)
-#: restarts at the server's time (ms), above any counter a token can hold.
+#: KEYS: index, generation. ARGV: nonce, generation TTL in ms, a new
+#: generation. Log out everywhere: the generation changes first (every token
+#: from an earlier login dies, listed or not), then the index is handed back
+#: and deleted. An index of another type fails the call after the change
+#: (its sessions cannot be listed; they are dead all the same).
 USER_REVOKE: t.Final = Script(
     "user_revoke",
-    reply=(list,),
-    source=_GENERATIONS
-    + """
+    """
+redis.call('SET', KEYS[2], ARGV[3])
+if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
 local entries = redis.call('HGETALL', KEYS[1])
 redis.call('DEL', KEYS[1])
-if type(redis.pcall('INCR', KEYS[2])) == 'table' then restart_generation(KEYS[2]) end
-if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[1]) then
-  redis.call('PEXPIRE', KEYS[2], ARGV[1])
-end
+table.insert(entries, 1, ARGV[1])
 return entries
 """,
 )
 
-#: KEYS: a key. ARGV: TTL in ms. Keeps the naming key alive while it names keys.
-TOUCH: t.Final = Script(
-    "touch",
-    """
-return redis.call('PEXPIRE', KEYS[1], ARGV[1])
-""",
-)
-
-#: KEYS: naming key. ARGV: sealed candidate, TTL in ms.
-#: The first process stores its candidate; every process reads the winner
-#: and keeps the key alive.
+#: KEYS: naming key. ARGV: nonce, sealed candidate.
+#: The first process stores its candidate; every process reads the winner.
+#: The key has no TTL: it names keys as long as they live. Returns {nonce,
+#: the stored key, 1 if this call created it}.
 NAMING_KEY: t.Final = Script(
     "naming_key",
-    reply=(bytes,),
-    source="""
-redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return redis.call('GET', KEYS[1])
+    """
+local created = redis.call('SET', KEYS[1], ARGV[2], 'NX') and 1 or 0
+redis.call('PERSIST', KEYS[1])
+return {ARGV[1], redis.call('GET', KEYS[1]), created}
 """,
 )
 
+# The random values the scripts compare: fixed lengths, so that a token's
+# length says nothing, and inside a double's exact integers.
+
+
+def new_epoch() -> int:
+    """A random epoch of 13 digits, below 2**40: an exact double in a sorted set's
+    score, and of one length, so a token's length says nothing of its record."""
+    return _EPOCHS[0] + secrets.randbelow(_EPOCHS[1] - _EPOCHS[0])
+
+
+def new_generation() -> int:
+    """A random user generation of 16 digits, below 2**53: never one an older token
+    carries, and of one length (a token is sized before Redis says which)."""
+    return _GENERATIONS[0] + secrets.randbelow(_GENERATIONS[1] - _GENERATIONS[0])
+
+
+_EPOCHS: t.Final = (10**12, 2**40)
+_GENERATIONS: t.Final = (10**15, 2**53)
+
+
 ALL: t.Final = (
-    READ,
-    READ_USER,
+    CHECK,
+    EPOCH,
     WRITE,
     END,
+    MARK,
     DROP,
     SET_MARK,
     USER_LOGIN,
@@ -345,5 +424,4 @@ ALL: t.Final = (
     USER_DROP,
     USER_REVOKE,
     NAMING_KEY,
-    TOUCH,
 )

@@ -29,12 +29,18 @@ from .lifecycle import begin_save
 from .lifecycle import end_ops
 from .lifecycle import index_ops
 from .lifecycle import meta_of
+from .redis_client import COPY
 from .redis_client import Op
 from .redis_client import RedisBackend
 
 TOKEN_FORMAT: t.Final = re.compile(r"v1\.[A-Za-z0-9_-]{64}")
 _META: t.Final = b"m"
 _TOKEN: t.Final = b"t"
+# In clear, for the checks in Redis: the epoch of the sid's record, and the
+# user tag and generation of a logged-in session (a tag names no one).
+_EPOCH: t.Final = b"e"
+_USER: t.Final = b"u"
+_GENERATION: t.Final = b"g"
 FIELD_NAME_BYTES: t.Final = 16
 
 
@@ -82,17 +88,22 @@ class ServerStore:
         self.backend = backend
 
     def load(self, ctx: Context, state: SessionState, credential: str) -> dict[str, t.Any] | None:
-        if self.backend is None:
+        revocation = ctx.revocation
+        if not revocation.enabled:
             # jwt mode with revocation off: no Redis, so no server sessions.
             return None
         sid = sid_of(credential)
         state.presented.kind = "server"
-        [reply] = self.backend.run(
-            [self.backend.read(sid, token_hash(credential), ctx.now_ms, ctx.idle_ms)]
+        found = revocation.check(
+            sid,
+            expect=token_hash(credential),
+            now_ms=ctx.now_ms,
+            idle_ms=ctx.idle_ms,
+            server=True,
         )
-        if not isinstance(reply, list):
+        if found.status != COPY:
             return None
-        return self.fill(ctx, state, sid, reply)
+        return self.fill(ctx, state, sid, found.fields)
 
     def fill(
         self, ctx: Context, state: SessionState, sid: str, flat: list[bytes]
@@ -122,6 +133,10 @@ class ServerStore:
             state.stored.loaded[key] = raw
             if not current_field:
                 state.stored.stale.add(key)
+        if state.user.id is not None:
+            # The generation the checks in Redis hold the copy to (a login on
+            # one server writes it after the sealed metadata was made).
+            state.user.generation = int(fields.get(_GENERATION) or 0)
         state.sid = sid
         state.stored.origin = "server"
         state.stored.salt = salt
@@ -146,7 +161,9 @@ class ServerStore:
             if state.stored.origin is None:
                 return Issue(None) if session.modified and state.presented.value else None
             # Emptied: the session ends here, and no token of it opens again.
-            backend.run(end_ops(ctx, state))
+            ops = end_ops(ctx, state)
+            if ops:
+                backend.run(ops)
             state.due.ended = True
             return Issue(None)
 
@@ -174,12 +191,23 @@ class ServerStore:
         sid = session.sid
         state.stored.salt = os.urandom(16)
         fresh_token = token_for(ctx, sid, None if state.due.rotate else state.presented.jti)
-        fields = {_META: self._meta(ctx, sid, state)}
+        indexing = index_ops(ctx, state)
+        ended_old = bool(ops)
+        login = indexing and state.due.login is not None
+        if login and not backend.single_slot:
+            # A login: the copy carries the user's generation, which only
+            # the index op tells; on a cluster it is in another slot, so the
+            # write waits for it. One trip more, at logins on a cluster only.
+            replies = backend.run([*ops, *indexing])
+            if ended_old and self._ended_meanwhile(ctx, backend, state, replies[0]):
+                return None
+            state.user.generation = int(replies[-1][0])
+            ops, indexing, ended_old = [], [], False
+        fields = {_META: self._meta(ctx, sid, state), **self._proofs(ctx, sid, state)}
         fields.update(
             _seal_field(ctx, sid, state.stored.salt, key, ctx.serializer.dump_bytes(value))
             for key, value in data.items()
         )
-        ended_old = len(ops)
         ops.append(
             backend.write(
                 sid,
@@ -189,25 +217,50 @@ class ServerStore:
                 deadline_ms=ctx.deadline(state.stored.created) * 1000,
                 idle_ms=ctx.idle_ms,
                 fields=fields,
+                # On one server the write copies the generation that the
+                # index op, sent before it, settled.
+                generation_of=state.user.tag if login and indexing else None,
             )
         )
         written = len(ops) - 1
-        indexing = index_ops(ctx, state)
-        ops += indexing
+        if login and indexing:
+            ops[written:written] = indexing
+            written += len(indexing)
+        else:
+            ops += indexing
         replies = backend.run(ops)
-        if ended_old and not replies[0][0] and not state.due.logout:
-            # The old sid was ended meanwhile (a concurrent logout): do
-            # not bring the session back under a new id either. (A
-            # logout's new session is a guest's: nothing to bring back.)
-            backend.run(end_ops(ctx, state))
+        if ended_old and self._ended_meanwhile(ctx, backend, state, replies[0]):
             return None
-        if replies[written] != 1:
+        if replies[written][0] != 1:
             # Revoked, or a parallel request of the same session moved it
             # first: keep the credential the client has.
             return None
-        if indexing:
-            state.user.generation = int(replies[written + 2])
+        if login and indexing:
+            state.user.generation = int(replies[written - 1][0])
         return Issue(fresh_token, expires)
+
+    @staticmethod
+    def _ended_meanwhile(
+        ctx: Context, backend: RedisBackend, state: SessionState, ended: list[t.Any]
+    ) -> bool:
+        """Whether the old sid of a rotation was ended by a parallel request.
+
+        A concurrent logout: do not bring the session back under a new id
+        either (a logout's new session is a guest's: nothing to bring back).
+        """
+        if ended[0] or state.due.logout:
+            return False
+        backend.run(end_ops(ctx, state))
+        return True
+
+    @staticmethod
+    def _proofs(ctx: Context, sid: str, state: SessionState) -> dict[bytes, bytes]:
+        """The clear fields the checks in Redis read: epoch, user tag, generation."""
+        proofs = {_EPOCH: str(ctx.revocation.epoch_for(sid)).encode()}  # type: ignore[union-attr]
+        if state.user.tag is not None:
+            proofs[_USER] = state.user.tag.encode()
+            proofs[_GENERATION] = str(state.user.generation).encode()
+        return proofs
 
     def _update(
         self,
@@ -261,7 +314,7 @@ class ServerStore:
                 )
             ]
         )
-        if written != 1:
+        if written[0] != 1:
             # Revoked or replaced while this request ran: write nothing back.
             return None
         if token:

@@ -76,16 +76,18 @@ def test_fallbacks_given_as_one_string_are_refused_at_init(make_app: AppFactory)
 
 
 def test_fallbacks_string_set_later_is_one_secret_not_many(make_app: AppFactory) -> None:
-    old = make_app("jwt")
+    # Apps of different secrets share a prefix only with a configured naming key.
+    naming = {"HYBRID_SESSION_NAMING_KEY": b"N" * 32}
+    old = make_app("jwt", **naming)
     client = old.test_client()
     client.post("/set/k/v")
-    app = make_app("jwt", SECRET_KEY="new-secret-0123456789abcdef0123456789ab")
+    app = make_app("jwt", SECRET_KEY="new-secret-0123456789abcdef0123456789ab", **naming)
     app.config["SECRET_KEY_FALLBACKS"] = SECRET  # a str, set after init_app
     rotated = app.test_client()
     rotated.set_cookie("session", credential_of(client))
     assert rotated.get("/get/k").json["value"] == "'v'"
     # A token forged under a one-character "secret" must not open.
-    forger = make_app("jwt", SECRET_KEY=SECRET[0])
+    forger = make_app("jwt", SECRET_KEY=SECRET[0], **naming)
     forged = forger.test_client()
     forged.post("/set/k/forged")
     victim = app.test_client()

@@ -69,8 +69,8 @@ def test_replayed_write_counts_as_done(redis_server: t.Any, rdb: redis.Redis) ->
         idle_ms=0,
         fields={b"m": b"meta"},
     )
-    assert backend.run([create]) == [1]
-    assert backend.run([create]) == [1]  # the same write, retried
+    assert backend.run([create]) == [[1]]
+    assert backend.run([create]) == [[1]]  # the same write, retried
     update = backend.write(
         "A" * 22,
         expect=b"t1",
@@ -80,8 +80,8 @@ def test_replayed_write_counts_as_done(redis_server: t.Any, rdb: redis.Redis) ->
         idle_ms=0,
         fields={b"x" * 16: b"value"},
     )
-    assert backend.run([update]) == [1]
-    assert backend.run([update]) == [1]
+    assert backend.run([update]) == [[1]]
+    assert backend.run([update]) == [[1]]
     stale = backend.write(
         "A" * 22,
         expect=b"t0",
@@ -91,9 +91,9 @@ def test_replayed_write_counts_as_done(redis_server: t.Any, rdb: redis.Redis) ->
         idle_ms=0,
         fields={b"y" * 16: b"value"},
     )
-    assert backend.run([stale]) == [0]
+    assert backend.run([stale]) == [[0]]
     backend.run([backend.end("A" * 22, 10_000)])
-    assert backend.run([update]) == [-1]
+    assert backend.run([update]) == [[-1]]
 
 
 def test_concurrent_requests_keep_each_others_keys(server_app: Flask) -> None:

@@ -40,7 +40,9 @@ def _session(app: Flask, mode: str, via: Via) -> Held:
 
 def _blob_kids(rdb: redis.Redis, app: Flask, sid: str) -> set[bytes]:
     stored = t.cast(dict[bytes, bytes], rdb.hgetall(redis_keys(app, sid).session))
-    return {blob[1:5] for field, blob in stored.items() if field not in (b"t", b"a", b"l")}
+    # t, a, l: token hash and clocks; e, u, g: the proofs, in clear.
+    clear = (b"t", b"a", b"l", b"e", b"u", b"g")
+    return {blob[1:5] for field, blob in stored.items() if field not in clear}
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -93,9 +95,14 @@ def test_hs42_unknown_kid_is_refused(
 def test_hs42_a_credential_of_another_secret_opens_fresh(
     make_sec_app: AppFactory, mode: str, via: Via
 ) -> None:
-    """Issued by an app of the same mode under another SECRET_KEY (and no fallback)."""
-    victim = start(make_sec_app(mode, SECRET_KEY=NEW_SECRET))
-    assert_fresh(present(make_sec_app(mode), victim.credential, via), victim.sid)
+    """Issued by an app of the same mode under another SECRET_KEY (and no fallback).
+
+    Two apps of different secrets share a prefix only with a configured naming
+    key: a stored one of the other app's refuses ``init_app`` (HS-50).
+    """
+    shared = {"HYBRID_SESSION_NAMING_KEY": b"N" * 32}
+    victim = start(make_sec_app(mode, SECRET_KEY=NEW_SECRET, **shared))
+    assert_fresh(present(make_sec_app(mode, **shared), victim.credential, via), victim.sid)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -104,13 +111,14 @@ def test_hs42_a_jwt_of_another_secret_relabelled_with_our_kid_opens_fresh(
     make_sec_app: AppFactory, mode: str, via: Via
 ) -> None:
     """The kid picks the key, it does not vouch for the signature."""
-    victim = start(make_sec_app("jwt", SECRET_KEY=NEW_SECRET))
+    shared = {"HYBRID_SESSION_NAMING_KEY": b"N" * 32}
+    victim = start(make_sec_app("jwt", SECRET_KEY=NEW_SECRET, **shared))
     header, _ = read_jwt(victim.credential)
     assert header["kid"] != ring().signing[0][0]
     ours = segment({**header, "kid": ring().signing[0][0]})
     _, payload, signature = victim.credential.split(".")
     forged = f"{ours}.{payload}.{signature}"
-    assert_fresh(present(make_sec_app(mode), forged, via), victim.sid)
+    assert_fresh(present(make_sec_app(mode, **shared), forged, via), victim.sid)
 
 
 def test_hs43_the_tests_key_ring_signs_as_the_app_does(jwt_issuer: Flask) -> None:

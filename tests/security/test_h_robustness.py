@@ -265,6 +265,33 @@ def test_hs47_vary_on_any_access_and_no_store_on_credentials(
     assert "Cookie" in anonymous.headers.get("Vary", "")
 
 
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("via", VIAS)
+def test_hs47_no_store_drops_what_a_view_said_a_cache_may_keep(
+    make_sec_app: AppFactory, mode: str, via: Via
+) -> None:
+    """SPEC 2026-12-04: never ``public, max-age=600, private, no-store`` at once."""
+    from flask import session
+
+    app = make_sec_app(mode)
+
+    @app.post("/cached")
+    def cached() -> t.Any:
+        session["k"] = "v"
+        return "ok", 200, {"Cache-Control": "public, max-age=600, s-maxage=60, must-revalidate"}
+
+    if via == "cookie":
+        response = app.test_client().post("/cached")
+    else:
+        response = app.test_client(use_cookies=False).post(
+            "/cached", headers={"X-Session-Token": "new"}
+        )
+    control = response.cache_control
+    assert control.no_store and control.must_revalidate
+    assert not control.public and control.max_age is None and control.s_maxage is None
+    assert bool(control.private) is (via == "cookie")
+
+
 @pytest.fixture()
 def shop(redis_server: RedisServer, rdb: redis.Redis, mode: str) -> Flask:
     from example_app import create_app

@@ -196,7 +196,12 @@ def test_emptied_session_ends_and_its_credential_no_longer_opens(
     activity = Activity(rdb)
     assert store.save(opened) == Issue(None)
     writes, dirty = activity.writes()
-    # Every store ends the sid in Redis (a revocation mark, the hash dropped).
+    if not credential.startswith("v1."):
+        # A guest's token session leaves nothing in Redis (a flood of
+        # guests writes nothing): its old tokens expire by themselves.
+        assert not writes and dirty == 0
+        return
+    # A store that kept the session in Redis drops it there.
     assert writes and dirty > 0
     assert refused(store, credential)
     assert refused(store, earlier)  # every credential the session had
@@ -205,7 +210,7 @@ def test_emptied_session_ends_and_its_credential_no_longer_opens(
     reopened = store.open(second)
     reopened.pop("only")
     assert store.save(reopened) == Issue(None)
-    refused(store, second)
+    assert refused(store, second)
 
 
 def test_changed_key_round_trips_and_unchanged_keys_keep_their_values(store: Harness) -> None:

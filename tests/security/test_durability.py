@@ -1,0 +1,370 @@
+"""HS-49..HS-51: revocation holds whatever Redis loses (SPEC "Added 2026-12-04").
+
+Every test here makes a real redis-server lose data for real: ``FLUSHALL``, a
+restart without persistence, or eviction under each ``maxmemory-policy``
+(``maxmemory`` set by the test so low that Redis evicts every key the policy
+allows at the next write). After the loss, a credential that was revoked before
+it must be refused, in every mode, by cookie; nothing of anyone else's shows.
+"""
+
+from __future__ import annotations
+
+import collections.abc as cabc
+import logging
+import typing as t
+
+import pytest
+import redis
+from flask import Flask
+from werkzeug.test import TestResponse
+
+from flask_hybridsession import ConfigurationError
+
+from ..conftest import SECRET
+from ..conftest import RedisServer
+from ..conftest import build_login_app
+from ..conftest import running
+
+MODES: t.Final = ["jwt", "server", "auto"]
+POLICIES: t.Final = [
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+]
+LOSSES: t.Final = ["flushall", "restart", *(f"evict:{policy}" for policy in POLICIES)]
+
+
+@pytest.fixture()
+def server() -> cabc.Iterator[RedisServer]:
+    """A redis-server of this test's own, without persistence."""
+    with running(RedisServer, prefix="hs-durable-") as started:
+        yield started
+
+
+def lose(server: RedisServer, loss: str) -> None:
+    """Make ``server`` lose data for real."""
+    client = server.client()
+    if loss == "flushall":
+        client.flushall()
+    elif loss == "restart":
+        server.stop()
+        server.start()
+    else:
+        policy = loss.removeprefix("evict:")
+        evicted = _evicted(client)
+        client.config_set("maxmemory-policy", policy)
+        # Redis evicts every key the policy allows (at this command or the
+        # next write), then refuses the write: a 1-byte limit cannot be met.
+        client.config_set("maxmemory", 1)
+        with pytest.raises(redis.exceptions.OutOfMemoryError):
+            client.set("probe", "x")
+        client.config_set("maxmemory", 0)
+        assert _evicted(client) > evicted
+        if policy.startswith("volatile-"):
+            assert all(client.pttl(key) < 0 for key in client.scan_iter())
+        else:
+            assert client.dbsize() == 0
+    client.close()
+
+
+def _evicted(client: redis.Redis) -> int:
+    return int(client.info("stats")["evicted_keys"])
+
+
+def app_on(server: RedisServer, mode: str, **config: t.Any) -> Flask:
+    return build_login_app(mode, HYBRID_SESSION_REDIS_URL=server.url, **config)
+
+
+def cookie(client: t.Any, name: str = "session") -> str:
+    found = client.get_cookie(name)
+    assert found is not None, name
+    return str(found.value)
+
+
+def replay(app: Flask, value: str, path: str = "/me") -> TestResponse:
+    client = app.test_client()
+    client.set_cookie("session", value)
+    return client.get(path)
+
+
+def logged_in(app: Flask, user: str = "alice") -> tuple[t.Any, str]:
+    client = app.test_client()
+    client.post("/set/cart/pear")
+    client.post(f"/login/{user}")
+    assert client.get("/me").text == user
+    return client, cookie(client)
+
+
+# HS-49: a revoked credential stays refused after any loss.
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("action", ["logout", "revoke", "revoke_user"])
+def test_hs49_a_revoked_login_stays_refused_after_redis_loses_data(
+    server: RedisServer, mode: str, action: str, loss: str
+) -> None:
+    app = app_on(server, mode)
+    client, credential = logged_in(app)
+    if action == "logout":
+        client.post("/logout")
+    elif action == "revoke":
+        sid = client.get("/get/cart").json["sid"]
+        with app.test_request_context():
+            assert app.extensions["hybrid_session"].revoke(sid) is True
+    else:
+        client.post("/logout-all")
+    assert replay(app, credential).status_code == 401
+    lose(server, loss)
+    assert replay(app, credential).status_code == 401
+    # A process started after the loss refuses it too, and logins work again.
+    fresh = app_on(server, mode)
+    assert replay(fresh, credential).status_code == 401
+    _, again = logged_in(fresh)
+    assert replay(fresh, again).text == "alice"
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("mode", ["jwt", "auto"])
+def test_hs49_a_revoked_guest_token_stays_refused_after_redis_loses_data(
+    server: RedisServer, mode: str, loss: str
+) -> None:
+    app = app_on(server, mode)
+    client = app.test_client()
+    client.post("/set/cart/pear")
+    credential = cookie(client)
+    sid = client.get("/get/cart").json["sid"]
+    with app.test_request_context():
+        # False: Redis never held this guest (its session is in its token);
+        # the mark is written all the same.
+        app.extensions["hybrid_session"].revoke(sid)
+    assert replay(app, credential, "/get/cart").json["new"] is True
+    lose(server, loss)
+    for process in (app, app_on(server, mode)):
+        body = replay(process, credential, "/get/cart").json
+        assert body["new"] is True and body["value"] == "None"
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("mode", MODES)
+def test_hs49_a_remember_cookie_of_a_revoked_user_stays_refused(
+    server: RedisServer, mode: str, loss: str
+) -> None:
+    app = app_on(server, mode)
+    client = app.test_client()
+    client.post("/login/alice?remember=1")
+    remember, companion = cookie(client, "remember_token"), cookie(client, "remember_token_hs")
+    client.post("/logout-all")
+    lose(server, loss)
+    for process in (app, app_on(server, mode)):
+        browser = process.test_client()
+        browser.set_cookie("remember_token", remember)
+        browser.set_cookie("remember_token_hs", companion)
+        assert browser.get("/me").status_code == 401
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_hs49_a_loss_signs_users_out_and_is_logged_once(
+    server: RedisServer, mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Fail closed: what Redis can no longer prove is refused, even if never revoked."""
+    app = app_on(server, mode)
+    _, alice = logged_in(app)
+    _, bob = logged_in(app, "bob")
+    lose(server, "flushall")
+    with caplog.at_level(logging.ERROR, logger="flask_hybridsession"):
+        assert replay(app, alice).status_code == 401
+        assert replay(app, bob).status_code == 401
+    lost = [r for r in caplog.records if "lost session data" in r.getMessage()]
+    if mode != "server":
+        # The process saw its records begin new epochs: one ERROR, however many.
+        assert len(lost) == 1
+    assert all(SECRET not in r.getMessage() for r in caplog.records)
+
+
+# HS-50: the naming key is never replaced silently.
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_hs50_a_lost_naming_key_refuses_what_it_named(server: RedisServer, mode: str) -> None:
+    app = app_on(server, mode)
+    _, credential = logged_in(app)
+    client = server.client()
+    assert client.delete("hs:naming-key") == 1
+    # A new process makes a new key: it cannot name alice's old keys, so
+    # what they prove is refused everywhere, never left alive unreachable.
+    fresh = app_on(server, mode)
+    assert replay(fresh, credential).status_code == 401
+    assert replay(app, credential).status_code == 401
+    with fresh.test_request_context():
+        fresh.extensions["hybrid_session"].revoke_user("alice")
+    _, again = logged_in(fresh)
+    assert replay(app, again).text == "alice"
+
+
+def test_hs50_another_apps_naming_key_refuses_init_and_is_kept(server: RedisServer) -> None:
+    first = app_on(server, "jwt")
+    _, credential = logged_in(first)
+    stored = server.client().get("hs:naming-key")
+    with pytest.raises(ConfigurationError, match="HYBRID_SESSION_KEY_PREFIX"):
+        app_on(server, "jwt", SECRET_KEY="another-app-0123456789abcdef0123456789ab")
+    assert server.client().get("hs:naming-key") == stored
+    assert replay(first, credential).text == "alice"
+    # Its own prefix works beside it.
+    other = app_on(
+        server,
+        "jwt",
+        SECRET_KEY="another-app-0123456789abcdef0123456789ab",
+        HYBRID_SESSION_KEY_PREFIX="other:",
+    )
+    _, theirs = logged_in(other)
+    assert replay(other, theirs).text == "alice"
+
+
+def test_hs50_revoke_user_ends_sessions_it_cannot_list(server: RedisServer) -> None:
+    """The index is evicted, the sessions are not: revoke_user still ends them."""
+    app = app_on(server, "server")
+    _, credential = logged_in(app)
+    client = server.client()
+    [index] = client.keys("hs:{u:*}:i")
+    client.delete(index)
+    with app.test_request_context():
+        app.extensions["hybrid_session"].revoke_user("alice")
+    assert replay(app, credential).status_code == 401
+
+
+# HS-51: tenants on one Redis.
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_hs51_a_credential_of_one_prefix_opens_nothing_under_another(
+    server: RedisServer, mode: str
+) -> None:
+    shop = app_on(server, mode, HYBRID_SESSION_KEY_PREFIX="shop:")
+    blog = app_on(server, mode, HYBRID_SESSION_KEY_PREFIX="blog:")
+    _, credential = logged_in(shop)
+    response = replay(blog, credential)
+    assert response.status_code == 401
+    assert "alice" not in response.text
+    body = replay(blog, credential, "/get/cart").json
+    assert body["new"] is True and body["value"] == "None"
+
+
+# Eviction and loss are reported: a WARNING at start, and health().
+
+
+@pytest.mark.parametrize("policy", ["noeviction", "volatile-lru", "allkeys-lru"])
+def test_hs49_init_app_warns_where_redis_may_evict_and_health_says_so(
+    server: RedisServer, policy: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = server.client()
+    client.config_set("maxmemory", 64 * 1024 * 1024)
+    client.config_set("maxmemory-policy", policy)
+    with caplog.at_level(logging.WARNING, logger="flask_hybridsession"):
+        app = app_on(server, "jwt")
+    warned = [r for r in caplog.records if "may evict" in r.getMessage()]
+    evicting = policy != "noeviction"
+    assert len(warned) == (1 if evicting else 0)
+    with app.app_context():
+        report = app.extensions["hybrid_session"].health()
+    assert report["redis"] == "ok"
+    assert report["evicting"] is evicting
+    assert report["maxmemory_policy"] == policy
+    assert report["aof_enabled"] is False
+    assert report["epoch_losses"] == 0
+    lose(server, "flushall")
+    _, credential = logged_in(app)
+    with app.app_context():
+        assert app.extensions["hybrid_session"].health()["epoch_losses"] >= 1
+    assert replay(app, credential).text == "alice"
+
+
+# HS-53: a reply belongs to its request.
+
+#: A script whose reply has the shape of a check's "valid, no copy", after 50 ms.
+SLOW_VALID_REPLY: t.Final = """
+local start = redis.call('TIME')
+repeat
+  local now = redis.call('TIME')
+until (now[1] - start[1]) * 1000000 + (now[2] - start[2]) > 50000
+return {ARGV[1], 0, 0}
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_hs53_a_stale_reply_of_the_right_shape_is_never_a_decision(
+    server: RedisServer, mode: str
+) -> None:
+    app = app_on(server, mode)
+    client, credential = logged_in(app)
+    client.post("/logout")
+    backend = app.session_interface.engine.backend  # type: ignore[attr-defined]
+    pool = backend.client.connection_pool
+    # A pooled connection left with an unread reply that says "valid, not
+    # revoked" (status 0, no copy) for some other call.
+    try:
+        connection = pool.get_connection()
+    except TypeError:  # redis-py before 5.3 needs a command name
+        connection = pool.get_connection("EVALSHA")
+    # Slow (50 ms), so that redis-py's own check for unread data at checkout
+    # finds none yet: the reply arrives while the next request waits for its own.
+    connection.send_command("EVAL", SLOW_VALID_REPLY, 0, "1")
+    pool.release(connection)
+    response = replay(app, credential)
+    assert response.status_code == 503
+    assert "alice" not in response.text
+    # The connections were dropped: the next request reads its own reply.
+    assert replay(app, credential).status_code == 401
+
+
+# HS-54: an older token of a session that moved into Redis (auto).
+
+
+def test_hs54_an_older_token_cannot_open_or_take_a_moved_session(server: RedisServer) -> None:
+    app = app_on(server, "auto", HYBRID_SESSION_MAX_COOKIE_BYTES=1200)
+    holder = app.test_client()
+    holder.post("/set/cart/pear")
+    older = cookie(holder)
+    holder.post("/set/note/" + "n" * 40)
+    moving = cookie(holder)
+    holder.post("/set/big/" + "b" * 1500)  # past the budget: it moves into Redis
+    moved = cookie(holder)
+    assert moved.startswith("v1.") and not moving.startswith("v1.")
+    intruder = app.test_client()
+    intruder.set_cookie("session", older)
+    body = intruder.get("/get/big").json
+    assert body["new"] is True and body["value"] == "None"
+    intruder.post("/set/cart/stolen")
+    assert cookie(intruder) != moved
+    # The token whose write moved it resolves to it (SPEC), as the same server token.
+    same = app.test_client()
+    same.set_cookie("session", moving)
+    assert same.get("/get/cart").json["value"] == "'pear'"
+    # The holder of the server token still has the session, unchanged.
+    assert holder.get("/get/cart").json["value"] == "'pear'"
+    assert holder.get("/get/big").json["value"] == "'" + "b" * 1500 + "'"
+    assert cookie(holder) == moved
+
+
+# HS-52: a flood of guests writes nothing durable.
+
+
+@pytest.mark.parametrize("mode", ["jwt", "auto"])
+def test_hs52_guests_created_and_cleared_leave_no_key(server: RedisServer, mode: str) -> None:
+    app = app_on(server, mode)
+    client = server.client()
+    before = client.dbsize()
+    for _ in range(200):
+        guest = app.test_client()
+        guest.post("/set/cart/pear")
+        guest.post("/clear")
+    assert client.dbsize() == before
+    # Logged-in sessions do leave their proofs, and end them at logout.
+    user, _ = logged_in(app)
+    assert client.dbsize() > before
+    user.post("/logout")
+    assert not client.keys("hs:{s:*}:u")
