@@ -16,6 +16,7 @@ import datetime
 import logging
 import time
 import typing as t
+import uuid
 
 from . import signals
 from .crypto import DecryptError
@@ -123,20 +124,45 @@ def revoke_user(engine: SessionEngine, app: Flask, user_id: str) -> int:
         return 0
     backend = t.cast("RedisBackend", ctx.backend)
     ttl = ctx.absolute * 1000 + 1000
+    ended: list[str] = []
     with _store(engine):
         tag = engine.user_tag(ctx, user_id)
-        [flat] = backend.run([backend.user_revoke(tag, max(ttl, ctx.keep_generation_ms))])
-        entries = dict(zip(flat[::2], flat[1::2], strict=True))
-        sids = index_sids(entries)
-        replies = backend.run([backend.end(sid, ttl) for sid in sids]) if sids else []
-    ended = [
-        sid
-        for sid, (fresh, _, _) in zip(sids, replies, strict=True)
-        if fresh and _alive(ctx, sid, entries[sid.encode()])
-    ]
+        # Its own name, in the user's slot: two calls at once never share it.
+        ending = f"{backend.names.user_index(tag)}:ending:{uuid.uuid4().hex}"
+        keep = max(ttl, ctx.keep_generation_ms)
+        [[renamed]] = backend.run([backend.user_revoke(tag, keep, ending)])
+        if renamed:
+            # In slices, so no command holds Redis for long, whatever the count.
+            for entries in _slices(backend, ending):
+                sids = index_sids(entries)
+                replies = backend.run([backend.end(sid, ttl) for sid in sids]) if sids else []
+                ended += (
+                    sid
+                    for sid, (fresh, _, _) in zip(sids, replies, strict=True)
+                    if fresh and _alive(ctx, sid, entries[sid.encode()])
+                )
+            backend.client.unlink(ending)
     for sid in ended:
         signals.session_revoked.send(app, sid=sid, user_id=user_id, reason="revoke_user")
     return len(ended)
+
+
+#: Entries read per HSCAN, sids checked or ended per pipeline.
+SLICE: t.Final = 300
+
+
+def _slices(backend: RedisBackend, key: str) -> t.Iterator[dict[bytes, bytes]]:
+    """A hash's fields and values, read by HSCAN in slices of about ``3 * SLICE``
+    (an index holds three fields a session). A slice may hold a sid's entry
+    without its ``:ls`` or ``:d`` field: merge them where those are needed."""
+    pending: dict[bytes, bytes] = {}
+    for field, value in backend.client.hscan_iter(key, count=SLICE):
+        pending[field] = value
+        if len(pending) >= 3 * SLICE:
+            yield pending
+            pending = {}
+    if pending:
+        yield pending
 
 
 def _alive(ctx: Context, sid: str, sealed: bytes) -> bool:
@@ -192,18 +218,23 @@ def _live_entries(ctx: Context, backend: RedisBackend, tag: str) -> tuple[list[S
     """The index's live sessions, and how many entries of ended ones it dropped."""
     client, names = backend.client, backend.names
     index = names.user_index(tag)
-    entries = t.cast(dict[bytes, bytes], client.hgetall(index))
+    entries: dict[bytes, bytes] = {}
+    for part in _slices(backend, index):
+        entries.update(part)
     sids = index_sids(entries)
     if not sids:
         return [], 0
-    pipe = client.pipeline(transaction=False)
-    for sid in sids:
-        pipe.exists(names.revoked(sid))
-        pipe.hget(names.session(sid), "l")
-    checks = pipe.execute()
+    checks: list[t.Any] = []
+    for start in range(0, len(sids), SLICE):
+        pipe = client.pipeline(transaction=False)
+        for sid in sids[start : start + SLICE]:
+            # A session whose user mark is gone has lost its proof: it is over.
+            pipe.exists(names.user_mark(sid))
+            pipe.hget(names.session(sid), "l")
+        checks += pipe.execute()
     found, dead = [], []
     for position, sid in enumerate(sids):
-        revoked, server_seen = checks[2 * position], checks[2 * position + 1]
+        proven, server_seen = checks[2 * position], checks[2 * position + 1]
         try:
             plaintext, _ = ctx.ring.open(sid, b"index", entries[sid.encode()])
             info = ctx.serializer.loads(plaintext)
@@ -211,7 +242,7 @@ def _live_entries(ctx: Context, backend: RedisBackend, tag: str) -> tuple[list[S
         except (DecryptError, ValueError, KeyError, TypeError):
             dead.append(sid)
             continue
-        if revoked or ctx.deadline(created) <= int(ctx.now):
+        if not proven or ctx.deadline(created) <= int(ctx.now):
             dead.append(sid)
             continue
         seen = max(
@@ -230,8 +261,11 @@ def _live_entries(ctx: Context, backend: RedisBackend, tag: str) -> tuple[list[S
                 ip=address,
             )
         )
-    if dead:
-        client.hdel(index, *dead, *(f"{sid}:ls" for sid in dead), *(f"{sid}:d" for sid in dead))
+    for start in range(0, len(dead), SLICE):
+        doomed = dead[start : start + SLICE]
+        client.hdel(
+            index, *doomed, *(f"{sid}:ls" for sid in doomed), *(f"{sid}:d" for sid in doomed)
+        )
     return sorted(found, key=lambda info: info.last_seen, reverse=True), len(dead)
 
 
@@ -315,8 +349,10 @@ def health(engine: SessionEngine) -> dict[str, t.Any]:
         report.update(redis="unavailable", error=type(exc).__name__)
     else:
         report.update(redis="ok", latency_ms=latency)
-    # Times this process saw Redis lose revocation records (each one ERROR-logged once).
+    # Times this process saw Redis lose revocation records (each one ERROR-logged
+    # once), and revocations no replica acknowledged in time (WARNING-logged).
     report["epoch_losses"] = engine.revocation.losses
+    report["unacknowledged_revocations"] = backend.unacknowledged
     return report
 
 

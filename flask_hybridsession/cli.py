@@ -226,8 +226,8 @@ def revoke_user_command(user_id: str, as_json: bool) -> None:
     _out(
         as_json,
         {"user_id": user_id, "revoked": count},
-        f"Ended {count} session{'s' * (count != 1)} of {_printable(user_id)};"
-        " older tokens are refused.",
+        f"Every credential of {_printable(user_id)} from an earlier login is refused"
+        f" ({count} listed session{'s' * (count != 1)} ended).",
     )
 
 

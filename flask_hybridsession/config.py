@@ -24,6 +24,7 @@ from .options import PREFIX
 from .options import Config
 from .options import Invalid
 from .options import Option
+from .options import auto_or
 from .options import flag
 from .options import key_ring
 from .options import one_of
@@ -61,6 +62,12 @@ MAX_SECONDS: t.Final = 10 * 365 * 24 * 3600
 MAX_TOKEN_CACHE: t.Final = 65536
 #: Secrets shorter than this are refused outside debug and testing.
 MIN_SECRET_BYTES: t.Final = 32
+_WAIT_FIX: t.Final = (
+    'use "auto", or the number of replicas (0 to 16) that must acknowledge a session'
+    " write, 0 for none."
+)
+#: HYBRID_SESSION_KEY_PREFIX by default; any other prefix is bound into every key derivation.
+DEFAULT_PREFIX: t.Final = "hs:"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -87,7 +94,8 @@ class Settings:
     retry_after: int
     naming_key: bytes | None = dataclasses.field(repr=False)
     auto_pin_login: bool = False
-    wait_replicas: int = 0
+    max_sessions_per_user: int = 100
+    wait_replicas: int | t.Literal["auto"] = "auto"
     fail_open_jwt: bool = False
     token_cache: int = 1024
 
@@ -171,7 +179,7 @@ OPTIONS: t.Final[tuple[Option[t.Any], ...]] = (
     ),
     Option(
         "HYBRID_SESSION_KEY_PREFIX",
-        "hs:",
+        DEFAULT_PREFIX,
         text("use a str without braces (braces are Redis Cluster hash tags).", forbid="{}"),
         "Prefix of every Redis key the extension writes. No `{` or `}`: braces are Redis"
         " Cluster hash tags.",
@@ -303,17 +311,24 @@ OPTIONS: t.Final[tuple[Option[t.Any], ...]] = (
         " size, as `pin()` does. The other modes ignore it.",
     ),
     Option(
+        "HYBRID_SESSION_MAX_SESSIONS_PER_USER",
+        100,
+        whole_number(0, 100_000, "use a whole number of sessions (0 for no cap)."),
+        "The most sessions one user may have at once (0: no cap). A login past it ends"
+        " that user's least recently seen sessions, so one account cannot grow Redis"
+        " without bound.",
+    ),
+    Option(
         "HYBRID_SESSION_WAIT_REPLICAS",
-        0,
-        whole_number(
-            0,
-            16,
-            "use the number of replicas (0 to 16) that must acknowledge a session write,"
-            " 0 for none.",
-        ),
-        "0 to 16. After a request's writes, `WAIT` until this many replicas acknowledged"
-        " them, for at most half of `HYBRID_SESSION_REDIS_TIMEOUT`; fewer answer 503. For one"
-        " server or Sentinel, not for a Cluster.",
+        "auto",
+        auto_or(whole_number(0, 16, _WAIT_FIX), _WAIT_FIX),
+        '`"auto"`, or 0 to 16. `"auto"`: a revocation (logout, `revoke`, `revoke_user`, a'
+        " login's rotation) waits for one replica whenever the master reports one connected;"
+        " one that no replica acknowledged in time is logged at WARNING and counted in"
+        " `stats`, and the request succeeds. N: after every write, `WAIT` until N replicas"
+        " acknowledged it; fewer answer 503 (a revocation: logged and counted, as above)."
+        " 0: no waiting. The wait lasts at most half of `HYBRID_SESSION_REDIS_TIMEOUT`. For"
+        ' one server or Sentinel; on a Cluster `"auto"` waits for nothing and N is refused.',
     ),
     Option(
         "HYBRID_SESSION_FAIL_OPEN_JWT",
@@ -390,7 +405,12 @@ def _check_combinations(settings: Settings) -> None:
     url = settings.redis_url
     # WAIT counts the replicas of the node it reaches, and on a Cluster the
     # next command may reach another node than the write did.
-    if settings.wait_replicas and url is not None and "cluster" in urlsplit(url).scheme:
+    if (
+        isinstance(settings.wait_replicas, int)
+        and settings.wait_replicas
+        and url is not None
+        and "cluster" in urlsplit(url).scheme
+    ):
         raise ConfigurationError(
             "HYBRID_SESSION_WAIT_REPLICAS",
             "is not supported on a Redis Cluster (WAIT would reach another node than the"

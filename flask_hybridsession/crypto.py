@@ -132,20 +132,35 @@ class KeyRing:
 
 
 def build_keyring(
-    secrets: tuple[bytes, ...], encryption_keys: tuple[bytes, ...] | None, algorithm: str
+    secrets: tuple[bytes, ...],
+    encryption_keys: tuple[bytes, ...] | None,
+    algorithm: str,
+    tenant: str = "",
 ) -> KeyRing:
-    """Derive a :class:`KeyRing` from ``SECRET_KEY`` and its fallbacks (current first)."""
-    keys = encryption_keys or tuple(hkdf(s, "aes-256-gcm") for s in secrets)
+    """Derive a :class:`KeyRing` from ``SECRET_KEY`` and its fallbacks (current first).
+
+    :param tenant: bound into every derivation (the key prefix, when it is not
+        the default one): apps on one Redis under two prefixes share no key,
+        even with the same ``SECRET_KEY`` or encryption keys.
+    """
+
+    def label(purpose: str) -> str:
+        return f"{purpose}|{tenant}" if tenant else purpose
+
+    if encryption_keys and tenant:
+        keys = tuple(hkdf(k, label("aes-256-gcm")) for k in encryption_keys)
+    else:
+        keys = encryption_keys or tuple(hkdf(s, label("aes-256-gcm")) for s in secrets)
     encryption = tuple(RingKey(key_id(k, b"ekid", KID_BYTES), k) for k in keys)
     signing: tuple[tuple[str, bytes], ...] = ()
     if algorithm in _HASH_BYTES:
-        derived = [hkdf(s, "jwt-" + algorithm, _HASH_BYTES[algorithm]) for s in secrets]
+        derived = [hkdf(s, label("jwt-" + algorithm), _HASH_BYTES[algorithm]) for s in secrets]
         signing = tuple((_b64_kid(k), k) for k in derived)
     return KeyRing(
         encryption=encryption,
         signing=signing,
-        remember_keys=tuple(hkdf(s, "remember-cookie") for s in secrets),
-        token_key=hkdf(secrets[0], "server-token"),
+        remember_keys=tuple(hkdf(s, label("remember-cookie")) for s in secrets),
+        token_key=hkdf(secrets[0], label("server-token")),
     )
 
 
@@ -160,16 +175,19 @@ class KeyRingCache:
     the value changes.
     """
 
-    def __init__(self, encryption_keys: tuple[bytes, ...] | None, algorithm: str) -> None:
+    def __init__(
+        self, encryption_keys: tuple[bytes, ...] | None, algorithm: str, tenant: str = ""
+    ) -> None:
         self._encryption_keys = encryption_keys
         self._algorithm = algorithm
+        self._tenant = tenant
         self._rings: dict[tuple[bytes, ...], KeyRing] = {}
         self._lock = threading.Lock()
 
     def get(self, secrets: tuple[bytes, ...]) -> KeyRing:
         ring = self._rings.get(secrets)
         if ring is None:
-            ring = build_keyring(secrets, self._encryption_keys, self._algorithm)
+            ring = build_keyring(secrets, self._encryption_keys, self._algorithm, self._tenant)
             with self._lock:
                 if len(self._rings) >= 8:
                     self._rings.clear()

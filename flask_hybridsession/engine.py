@@ -20,6 +20,7 @@ import logging
 import time
 import typing as t
 
+from .config import DEFAULT_PREFIX
 from .config import MAX_SECONDS
 from .config import MIN_SECRET_BYTES
 from .crypto import KeyRingCache
@@ -86,7 +87,9 @@ class SessionEngine:
         if backend is not None:
             self.revocation = Revocation(backend, self.naming)
             self.naming.on_new_key = self.revocation.forget_epochs
-        self.rings = KeyRingCache(settings.encryption_keys, settings.jwt_algorithm)
+        # The default prefix derives as before it was bound in (no sign-out).
+        tenant = "" if settings.key_prefix == DEFAULT_PREFIX else settings.key_prefix
+        self.rings = KeyRingCache(settings.encryption_keys, settings.jwt_algorithm, tenant)
         self._short_secret_warned = False
         self.server_store = server.ServerStore(backend)
         self.jwt_store = jwt_store.JwtStore(

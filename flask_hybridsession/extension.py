@@ -26,7 +26,7 @@ from .keys import KeyNames
 from .session import HybridSessionData
 from .stores.redis_client import STORE_ERRORS
 from .stores.redis_client import RedisBackend
-from .stores.redis_client import connect
+from .stores.redis_connect import connect
 from .stores.revocation import Revocation
 from .stores.revocation import warn_if_evicting
 
@@ -113,7 +113,10 @@ class HybridSession:
             except STORE_ERRORS as exc:
                 logger.info("naming key not loaded at start (%s); loading it later", exc)
         if backend is not None and not isinstance(keepalive, EmbeddedRedis):
-            warn_if_evicting(backend.client)
+            found = warn_if_evicting(backend.client)
+            if found is not None:
+                # So that no revocation soon after start pays the trip to ask.
+                backend.note_replicas(found["replicas"])
         app.extensions[EXTENSION_KEY] = self
         login.connect()
         from .cli import cli

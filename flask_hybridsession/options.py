@@ -129,6 +129,19 @@ def whole_number(low: int, high: int, fix: str) -> Parser[int]:
     return parse_number
 
 
+def auto_or(parse: Parser[int], fix: str) -> Parser[int | t.Literal["auto"]]:
+    """``"auto"``, or what ``parse`` accepts."""
+
+    def parse_auto(value: object, config: Config) -> int | t.Literal["auto"]:
+        if value == "auto":
+            return "auto"
+        if isinstance(value, str):
+            raise Invalid(f"is {value!r}; {fix}")
+        return parse(value, config)
+
+    return parse_auto
+
+
 def seconds(high: int, fix: str) -> Parser[int]:
     """Whole seconds from 1 to ``high``, as an int or a :class:`~datetime.timedelta`."""
     parse_number = whole_number(1, high, fix)

@@ -206,7 +206,8 @@ def redis_server_binary() -> str:
 def wait_until_serving(
     process: subprocess.Popen[bytes], address: str | tuple[str, int], seconds: float = 10
 ) -> None:
-    """Wait until the ``redis-server`` *process* answers ``PING`` at *address*.
+    """Wait until the ``redis-server`` *process* answers ``PING`` at *address*
+    (past loading its data file, after a restart).
 
     *address* is a unix socket's path or a ``(host, port)`` pair. The socket is
     awaited with plain connects first: redis-py before 5.1 leaks the socket of
@@ -231,7 +232,15 @@ def wait_until_serving(
     else:
         probe = redis.Redis(host=address[0], port=address[1], socket_timeout=2)
     try:
-        probe.ping()
+        while True:
+            try:
+                probe.ping()
+                return
+            except redis.BusyLoadingError:
+                # Still loading its AOF or RDB file after a restart.
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("redis-server did not finish loading") from None
+                time.sleep(0.01)
     finally:
         probe.close()
 

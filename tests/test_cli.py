@@ -68,7 +68,8 @@ def test_sessions_revoke_and_revoke_user(make_login_app: AppFactory, mode: str) 
     assert "already ended" in runner.invoke(args=["hybrid-session", "revoke", chrome]).stdout
 
     result = runner.invoke(args=["hybrid-session", "revoke-user", "alice"])
-    assert "Ended 1 session of alice" in result.stdout
+    assert "Every credential of alice from an earlier login is refused" in result.stdout
+    assert "(1 listed session ended)" in result.stdout
     assert first.get("/me").status_code == 401
     assert "No live sessions" in runner.invoke(args=["hybrid-session", "sessions", "alice"]).stdout
 
@@ -88,9 +89,10 @@ def test_purge_and_stats(make_login_app: AppFactory, rdb: redis.Redis) -> None:
     assert stats["server_sessions"] == 2
     assert stats["jwt_sessions"] == 2
 
-    # A sid ended behind the index's back (e.g. its mark written by another
-    # tool) leaves a stale entry that purge drops.
+    # A sid ended behind the index's back (its proof gone, its tombstone set,
+    # by another tool) leaves a stale entry that purge drops.
     sid = jwt_client.get("/get/x").json["sid"]
+    rdb.delete(f"hs:{{s:{sid}}}:u")
     rdb.set(f"hs:{{s:{sid}}}:r", "1", px=60_000)
     result = json.loads(runner.invoke(args=["hybrid-session", "purge", "--json"]).stdout)
     assert result == {"dropped": 1}

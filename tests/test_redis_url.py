@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from flask_hybridsession import ConfigurationError
 from flask_hybridsession import HybridSession
 from flask_hybridsession.config import load_settings
-from flask_hybridsession.stores.redis_client import connect
+from flask_hybridsession.stores.redis_connect import connect
 
 from .conftest import SECRET
 

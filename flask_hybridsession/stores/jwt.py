@@ -32,6 +32,7 @@ from .lifecycle import begin_save
 from .lifecycle import end_ops
 from .lifecycle import index_ops
 from .lifecycle import meta_of
+from .lifecycle import settle_index
 from .redis_client import COPY
 from .redis_client import REFUSED
 from .redis_client import STORE_ERRORS
@@ -182,7 +183,7 @@ class JwtStore:
         ops += indexing
         replies = backend.run(ops) if ops and backend is not None else []
         if indexing:
-            state.user.generation = int(replies[generation_at][0])
+            state.user.generation = settle_index(ctx, replies[generation_at])
         token, verified = minted or self._mint(ctx, session.sid, state, data)
         # The client brings this token back next: it opens without PyJWT.
         self.verified.put(token, verified)

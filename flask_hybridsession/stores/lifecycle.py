@@ -135,11 +135,26 @@ def index_ops(ctx: Context, state: SessionState) -> list[Op]:
         # one (a move between the token and Redis, a mode switch) or hands the
         # old sid's on to the new one (regenerate()).
         device=_device(ctx, state),
+        cap=ctx.settings.max_sessions_per_user,
     )
     return [
         backend.user_mark(state.sid, state.user.tag, ctx.mark_ttl_ms(state.stored.created)),
         index,
     ]
+
+
+def settle_index(ctx: Context, reply: list[t.Any]) -> int:
+    """The generation an index op replied; ends the sessions it dropped past the cap.
+
+    Those leave the index in the op's own script; their proofs are in their
+    own slots, so ending them costs a trip more, at such logins only.
+    """
+    generation, dropped = int(reply[0]), [sid.decode() for sid in reply[1:]]
+    if dropped:
+        backend = t.cast("RedisBackend", ctx.backend)
+        backend.run([backend.end(sid, ctx.absolute * 1000 + 1000) for sid in dropped])
+        logger.info("a login past HYBRID_SESSION_MAX_SESSIONS_PER_USER ended %d", len(dropped))
+    return generation
 
 
 def _device(ctx: Context, state: SessionState) -> bytes:

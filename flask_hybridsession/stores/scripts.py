@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import secrets
 import typing as t
 
 
@@ -35,8 +34,10 @@ class Script:
 
     name: str
     source: str
-    #: Whether it may write (HYBRID_SESSION_WAIT_REPLICAS waits after these).
+    #: Whether it may write (HYBRID_SESSION_WAIT_REPLICAS = N waits after these).
     writes: bool = True
+    #: Whether it revokes (HYBRID_SESSION_WAIT_REPLICAS = "auto" waits after these).
+    revokes: bool = False
     #: Its SHA-1, the name ``EVALSHA`` calls it by (computed once).
     sha: str = dataclasses.field(init=False)
 
@@ -236,7 +237,8 @@ return {nonce, 1}
 #: user tag or ''}.
 END: t.Final = Script(
     "end",
-    """
+    revokes=True,
+    source="""
 local fresh = redis.call('EXISTS', KEYS[2]) == 0 and 1 or 0
 local known = redis.call('EXISTS', KEYS[1], KEYS[3]) > 0 and 1 or 0
 local tag = redis.pcall('GET', KEYS[3])
@@ -252,7 +254,8 @@ return {ARGV[1], fresh, known, tag}
 #: anyway, and drops up to 100 marks that are past. Returns {nonce, epoch}.
 MARK: t.Final = Script(
     "mark",
-    _FUNCTIONS
+    revokes=True,
+    source=_FUNCTIONS
     + """
 local epoch = record_epoch(KEYS[1], ARGV[5])
 redis.call('ZADD', KEYS[1], 'GT', ARGV[3], ARGV[2])
@@ -284,13 +287,16 @@ return {ARGV[1], 0}
 #: KEYS: index, generation. ARGV: nonce, sid, sealed info, now, deadline,
 #: old sid ('' none), how long (ms) the generation key must live at least
 #: (remember-me cookies check it for as long as they live), the sealed
-#: device, a candidate generation.
+#: device, a candidate generation, the most sessions a user may have (0: no cap).
 #: The device is set at a login; '' keeps the sid's stored device (a move
 #: between the token and Redis) or takes the old sid's (a rotation).
 #: Indexes a session; a user with no generation (first login, or Redis lost
 #: it) gets the candidate, so a generation is never one an older token
 #: carries. Keeps the generation key alive at least as long as the session.
-#: Returns {nonce, the user's generation} (0: the session is already over).
+#: Past the cap, the least recently seen other sessions leave the index (at
+#: most 16 a call) and are returned, for the caller to end.
+#: Returns {nonce, the user's generation (0: the session is already over),
+#: the sids it dropped...}.
 USER_LOGIN: t.Final = Script(
     "user_login",
     _FUNCTIONS
@@ -316,7 +322,24 @@ if not gen then
 end
 local keep = math.max(ttl, tonumber(ARGV[7]))
 if redis.call('PTTL', KEYS[2]) < keep then redis.call('PEXPIRE', KEYS[2], keep) end
-return {ARGV[1], gen}
+local cap, dropped = tonumber(ARGV[10]), {ARGV[1], gen}
+if cap > 0 and redis.call('HLEN', KEYS[1]) > cap then
+  local flat, seen, sids = redis.call('HGETALL', KEYS[1]), {}, {}
+  for i = 1, #flat, 2 do
+    local f = flat[i]
+    if string.sub(f, -3) == ':ls' then seen[string.sub(f, 1, -4)] = tonumber(flat[i + 1]) or 0
+    elseif not string.find(f, ':', 1, true) and f ~= ARGV[2] then sids[#sids + 1] = f end
+  end
+  local over = math.min(#sids + 1 - cap, 16)
+  if over > 0 then
+    table.sort(sids, function(a, b) return (seen[a] or 0) < (seen[b] or 0) end)
+    for i = 1, over do
+      redis.call('HDEL', KEYS[1], sids[i], sids[i] .. ':ls', sids[i] .. ':d')
+      dropped[#dropped + 1] = sids[i]
+    end
+  end
+end
+return dropped
 """,
 )
 
@@ -355,26 +378,33 @@ return {ARGV[1], 1}
 #: index of another type holds no session).
 USER_DROP: t.Final = Script(
     "user_drop",
-    """
+    revokes=True,
+    source="""
 if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return {ARGV[1], 0} end
 return {ARGV[1], redis.call('HDEL', KEYS[1], ARGV[2], ARGV[2] .. ':ls', ARGV[2] .. ':d')}
 """,
 )
 
-#: KEYS: index, generation. ARGV: nonce, generation TTL in ms, a new
-#: generation. Log out everywhere: the generation changes first (every token
-#: from an earlier login dies, listed or not), then the index is handed back
-#: and deleted. An index of another type fails the call after the change
-#: (its sessions cannot be listed; they are dead all the same).
+#: KEYS: index, generation, a new name for the index. ARGV: nonce, generation
+#: TTL in ms, a new generation. Log out everywhere: the generation changes
+#: first (every credential from an earlier login dies, listed or not), then
+#: the index is renamed away (O(1), whatever its size) for the caller to read
+#: in slices and unlink; the new name lives 10 minutes at most. Returns
+#: {nonce, 1} renamed, {nonce, 0} no index. An index of another type fails
+#: the call after the change (its sessions cannot be listed; they are dead all
+#: the same).
 USER_REVOKE: t.Final = Script(
     "user_revoke",
-    """
+    revokes=True,
+    source="""
 redis.call('SET', KEYS[2], ARGV[3])
 if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
-local entries = redis.call('HGETALL', KEYS[1])
-redis.call('DEL', KEYS[1])
-table.insert(entries, 1, ARGV[1])
-return entries
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind == 'none' then return {ARGV[1], 0} end
+if kind ~= 'hash' then return redis.error_reply('WRONGTYPE the user index is not a hash') end
+redis.call('RENAME', KEYS[1], KEYS[3])
+redis.call('PEXPIRE', KEYS[3], 600000)
+return {ARGV[1], 1}
 """,
 )
 
@@ -390,26 +420,6 @@ redis.call('PERSIST', KEYS[1])
 return {ARGV[1], redis.call('GET', KEYS[1]), created}
 """,
 )
-
-# The random values the scripts compare: fixed lengths, so that a token's
-# length says nothing, and inside a double's exact integers.
-
-
-def new_epoch() -> int:
-    """A random epoch of 13 digits, below 2**40: an exact double in a sorted set's
-    score, and of one length, so a token's length says nothing of its record."""
-    return _EPOCHS[0] + secrets.randbelow(_EPOCHS[1] - _EPOCHS[0])
-
-
-def new_generation() -> int:
-    """A random user generation of 16 digits, below 2**53: never one an older token
-    carries, and of one length (a token is sized before Redis says which)."""
-    return _GENERATIONS[0] + secrets.randbelow(_GENERATIONS[1] - _GENERATIONS[0])
-
-
-_EPOCHS: t.Final = (10**12, 2**40)
-_GENERATIONS: t.Final = (10**15, 2**53)
-
 
 ALL: t.Final = (
     CHECK,

@@ -29,6 +29,7 @@ from .lifecycle import begin_save
 from .lifecycle import end_ops
 from .lifecycle import index_ops
 from .lifecycle import meta_of
+from .lifecycle import settle_index
 from .redis_client import COPY
 from .redis_client import Op
 from .redis_client import RedisBackend
@@ -201,7 +202,7 @@ class ServerStore:
             replies = backend.run([*ops, *indexing])
             if ended_old and self._ended_meanwhile(ctx, backend, state, replies[0]):
                 return None
-            state.user.generation = int(replies[-1][0])
+            state.user.generation = settle_index(ctx, replies[-1])
             ops, indexing, ended_old = [], [], False
         fields = {_META: self._meta(ctx, sid, state), **self._proofs(ctx, sid, state)}
         fields.update(
@@ -236,7 +237,9 @@ class ServerStore:
             # first: keep the credential the client has.
             return None
         if login and indexing:
-            state.user.generation = int(replies[written - 1][0])
+            state.user.generation = settle_index(ctx, replies[written - 1])
+        elif indexing:
+            settle_index(ctx, replies[-1])
         return Issue(fresh_token, expires)
 
     @staticmethod

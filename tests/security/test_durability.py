@@ -368,3 +368,172 @@ def test_hs52_guests_created_and_cleared_leave_no_key(server: RedisServer, mode:
     assert client.dbsize() > before
     user.post("/logout")
     assert not client.keys("hs:{s:*}:u")
+
+
+# HS-53: a revocation waits for a replica by default.
+
+
+def _waits(client: redis.Redis) -> int:
+    stats = client.info("commandstats").get("cmdstat_wait", {})
+    return int(stats.get("calls", 0)) if isinstance(stats, dict) else 0
+
+
+def test_hs53_a_revocation_waits_for_a_replica_and_survives_its_promotion(
+    server: RedisServer, tmp_path: t.Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    import os
+    import signal
+
+    app = app_on(server, "jwt")
+    master = server.client()
+    # No replica: a logout waits for none.
+    client, _ = logged_in(app)
+    client.post("/logout")
+    assert _waits(master) == 0
+    replica = RedisServer(str(tmp_path))
+    replica.start()
+    try:
+        replica.client().replicaof("127.0.0.1", server.port)
+        for _ in range(200):
+            slaves = master.info("replication").get("slave0", {})
+            if isinstance(slaves, dict) and slaves.get("state") == "online":
+                break
+            replica.client().ping()
+        fresh = app_on(server, "jwt")  # a process that has not asked yet
+        client, credential = logged_in(fresh)
+        assert client.post("/logout").status_code == 200
+        assert _waits(master) >= 1
+        # The replica is promoted: what the logout revoked stays revoked there.
+        replica.client().replicaof("NO", "ONE")
+        promoted = build_login_app("jwt", HYBRID_SESSION_REDIS_URL=replica.url)
+        assert replay(promoted, credential).status_code == 401
+        # A replica that does not answer in time: the logout succeeds, and says so.
+        replica.client().replicaof("127.0.0.1", server.port)
+        for _ in range(200):
+            slaves = master.info("replication").get("slave0", {})
+            if isinstance(slaves, dict) and slaves.get("state") == "online":
+                break
+            replica.client().ping()
+        client, _ = logged_in(fresh, "bob")
+        with fresh.app_context():
+            before = fresh.extensions["hybrid_session"].health()["unacknowledged_revocations"]
+        assert replica.process is not None
+        os.kill(replica.process.pid, signal.SIGSTOP)
+        try:
+            with caplog.at_level(logging.WARNING, logger="flask_hybridsession"):
+                assert client.post("/logout").status_code == 200
+        finally:
+            os.kill(replica.process.pid, signal.SIGCONT)
+        assert any("reached 0 of 1 replicas" in r.getMessage() for r in caplog.records)
+        with fresh.app_context():
+            after = fresh.extensions["hybrid_session"].health()["unacknowledged_revocations"]
+        assert after == before + 1
+    finally:
+        replica.stop()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_hs52_a_login_past_the_cap_ends_the_least_recently_seen_session(
+    server: RedisServer, mode: str
+) -> None:
+    from ..conftest import with_clock
+
+    app = app_on(server, mode, HYBRID_SESSION_MAX_SESSIONS_PER_USER=2)
+    clock = with_clock(app)
+    first, oldest = logged_in(app)
+    clock.now += 120
+    _, middle = logged_in(app)
+    clock.now += 120
+    assert first.get("/me").text == "alice"  # seen again: now the newest
+    clock.now += 120
+    _, newest = logged_in(app)
+    assert replay(app, middle).status_code == 401
+    for credential in (oldest, newest):
+        assert replay(app, credential).text == "alice"
+    with app.test_request_context():
+        assert len(app.extensions["hybrid_session"].sessions_for("alice")) == 2
+
+
+def test_hs52_ten_thousand_sessions_of_one_user_never_hold_redis_over_5_ms(
+    server: RedisServer,
+) -> None:
+    from flask_hybridsession.session import new_sid
+
+    app = app_on(server, "jwt", HYBRID_SESSION_MAX_SESSIONS_PER_USER=0)
+    _, credential = logged_in(app)
+    engine = app.session_interface.engine  # type: ignore[attr-defined]
+    backend = engine.backend
+    with app.test_request_context():
+        ctx = engine.context(app.config, engine.secrets(app.config))
+        tag = engine.user_tag(ctx, "alice")
+        created = int(ctx.now)
+        for _ in range(20):  # 10,000 more sessions of alice, 500 a trip
+            ops = []
+            for sid in (new_sid() for _ in range(500)):
+                sealed = ctx.ring.seal(sid, b"index", ctx.serializer.dump_bytes({"c": created}))
+                ops += [
+                    backend.user_mark(sid, tag, 3_600_000),
+                    backend.user_login(
+                        tag,
+                        sid,
+                        sealed,
+                        now_ms=ctx.now_ms,
+                        deadline_ms=ctx.now_ms + 3_600_000,
+                        old_sid="",
+                        keep_ms=0,
+                    ),
+                ]
+            backend.run(ops)
+        client = server.client()
+        client.config_set("slowlog-log-slower-than", 5000)  # microseconds
+        client.slowlog_reset()
+        hybrid = app.extensions["hybrid_session"]
+        assert len(hybrid.sessions_for("alice")) == 10_001
+        assert hybrid.revoke_user("alice") == 10_001
+        slow = client.slowlog_get(128)
+    assert slow == [], [(entry["duration"], entry["command"][:40]) for entry in slow]
+    assert replay(app, credential).status_code == 401
+    assert not client.keys("hs:{u:*}:i*")
+
+
+def test_hs52_a_flood_of_revocations_stops_at_maxmemory_under_noeviction(
+    server: RedisServer,
+) -> None:
+    from flask_hybridsession import StoreUnavailable
+    from flask_hybridsession.session import new_sid
+
+    app = app_on(server, "jwt")
+    client = server.client()
+    used = int(client.info("memory")["used_memory"])
+    limit = used + 256 * 1024
+    client.config_set("maxmemory-policy", "noeviction")
+    client.config_set("maxmemory", limit)
+    refused = 0
+    with app.test_request_context():
+        hybrid = app.extensions["hybrid_session"]
+        for _ in range(20_000):  # bounded: about 3 times what fits
+            try:
+                hybrid.revoke(new_sid())
+            except StoreUnavailable:
+                refused += 1
+                if refused >= 10:
+                    break
+    assert refused >= 10
+    # Stopped at the limit: every write was refused there, none got past it.
+    assert int(client.info("memory")["used_memory"]) <= limit + 64 * 1024
+    client.config_set("maxmemory", 0)
+
+
+def test_hs50_the_cli_never_claims_it_ended_nothing_for_a_user_it_cannot_list(
+    server: RedisServer,
+) -> None:
+    app = app_on(server, "jwt")
+    _, credential = logged_in(app)
+    assert server.client().delete("hs:naming-key") == 1
+    fresh = app_on(server, "jwt")
+    result = fresh.test_cli_runner().invoke(args=["hybrid-session", "revoke-user", "alice"])
+    assert result.exit_code == 0
+    assert "Ended 0" not in result.stdout
+    assert "Every credential of alice from an earlier login is refused" in result.stdout
+    for process in (app, fresh):
+        assert replay(process, credential).status_code == 401

@@ -301,3 +301,22 @@ def test_log_ids_are_salted_hashes_of_the_sid() -> None:
     assert SID not in log_id(SID) and SID[:8] not in log_id(SID)
     # Salted per process: not a plain hash anyone could recompute.
     assert log_id(SID) not in hashlib.blake2b(SID.encode(), digest_size=6).hexdigest()
+
+
+def test_the_key_prefix_is_bound_into_every_derivation() -> None:
+    """HS-51: two prefixes share no key, from one SECRET_KEY or one encryption key."""
+    for explicit in (None, (b"E" * 32,)):
+        default = build_keyring((SECRET,), explicit, "HS256")
+        assert build_keyring((SECRET,), explicit, "HS256", "") == default
+        shop = build_keyring((SECRET,), explicit, "HS256", "shop:")
+        blog = build_keyring((SECRET,), explicit, "HS256", "blog:")
+        for ring in (shop, blog):
+            assert ring.encryption[0].key not in (k.key for k in default.encryption)
+            assert ring.signing[0] not in default.signing
+            assert ring.remember_keys[0] not in default.remember_keys
+            assert ring.token_key != default.token_key
+        assert shop.encryption[0].key != blog.encryption[0].key
+        assert shop.signing != blog.signing
+        sealed = shop.seal("A" * 22, b"meta", b"cart")
+        with pytest.raises(DecryptError):
+            blog.open("A" * 22, b"meta", sealed)
