@@ -324,11 +324,12 @@ OPTIONS: t.Final[tuple[Option[t.Any], ...]] = (
         auto_or(whole_number(0, 16, _WAIT_FIX), _WAIT_FIX),
         '`"auto"`, or 0 to 16. `"auto"`: a revocation (logout, `revoke`, `revoke_user`, a'
         " login's rotation) waits for one replica whenever the master reports one connected;"
-        " one that no replica acknowledged in time is logged at WARNING and counted in"
-        " `stats`, and the request succeeds. N: after every write, `WAIT` until N replicas"
+        " one that no replica acknowledged in time is logged at WARNING and counted by"
+        " `health()`, and the request succeeds. N: after every write, `WAIT` until N replicas"
         " acknowledged it; fewer answer 503 (a revocation: logged and counted, as above)."
         " 0: no waiting. The wait lasts at most half of `HYBRID_SESSION_REDIS_TIMEOUT`. For"
-        ' one server or Sentinel; on a Cluster `"auto"` waits for nothing and N is refused.',
+        ' one server or Sentinel; on a Cluster N is refused and `"auto"` waits on each node that'
+        " took a revocation.",
     ),
     Option(
         "HYBRID_SESSION_FAIL_OPEN_JWT",

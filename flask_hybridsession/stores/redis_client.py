@@ -69,6 +69,8 @@ class RedisBackend:
         self.unacknowledged = 0
         #: The master's connected replicas, and until when (monotonic) that holds.
         self._replicas = (0, 0.0)
+        #: The same per cluster node.
+        self._node_replicas: dict[str, tuple[int, float]] = {}
         #: A single op goes without a pipeline (not on a cluster, whose
         #: pipeline is what routes a script call by its keys).
         self._direct = not isinstance(client, RedisCluster)
@@ -136,6 +138,9 @@ class RedisBackend:
         return connected
 
     def _send(self, ops: t.Sequence[Op], nonces: list[bytes]) -> list[t.Any]:
+        revoking = any(op.script.revokes for op in ops)
+        if not self._direct and self.wait_replicas == "auto" and revoking:
+            return self._send_by_node(ops, nonces)
         wanted = self._wanted(ops)
         wait = bool(wanted)
         if len(ops) == 1 and self._direct and not wait:
@@ -155,24 +160,65 @@ class RedisBackend:
         if len(replies) != len(ops) + wait:
             self._out_of_step()
         if wait:
-            acked = replies.pop()
-            if not isinstance(acked, int | Exception):
-                self._out_of_step()
-            if isinstance(acked, int) and acked < wanted:
-                if any(op.script.revokes for op in ops):
-                    # Done on the master: refusing the request would not undo it.
-                    self.unacknowledged += 1
-                    logger.warning(
-                        "a revocation reached %d of %d replicas in time: a failover now"
-                        " could bring the revoked credential back",
-                        acked,
-                        wanted,
-                    )
-                else:
-                    raise redis.TimeoutError(
-                        f"the write reached {acked} of {wanted} replicas in time"
-                    )
+            self._acked(replies.pop(), wanted, revoking)
         return replies
+
+    def _send_by_node(self, ops: t.Sequence[Op], nonces: list[bytes]) -> list[t.Any]:
+        """A revocation on a cluster: each node's ops on one connection of its own,
+        followed there by ``WAIT`` when that node has a replica (``WAIT`` counts
+        the writes of its own connection only). One trip per node."""
+        cluster = t.cast(RedisCluster, self.client)
+        groups: dict[str, tuple[t.Any, list[int]]] = {}
+        for position, op in enumerate(ops):
+            node = cluster.get_node_from_key(op.keys[0])  # type: ignore[no-untyped-call]
+            groups.setdefault(node.name, (node, []))[1].append(position)
+        replies: list[t.Any] = [None] * len(ops)
+        for node, members in groups.values():
+            client = cluster.get_redis_connection(node)
+            wanted = 1 if self._node_has_replica(node.name, client) else 0
+            pipe = client.pipeline(transaction=False)
+            for position in members:
+                op = ops[position]
+                pipe.execute_command(  # type: ignore[no-untyped-call]
+                    "EVALSHA", op.script.sha, len(op.keys), *op.keys, nonces[position], *op.args
+                )
+            if wanted:
+                pipe.execute_command(  # type: ignore[no-untyped-call]
+                    "WAIT", wanted, self.wait_timeout_ms
+                )
+            found: list[t.Any] = pipe.execute(raise_on_error=False)
+            if len(found) != len(members) + bool(wanted):
+                self._out_of_step()
+            if wanted:
+                self._acked(found.pop(), wanted, revoking=True)
+            for position, reply in zip(members, found, strict=True):
+                replies[position] = reply
+        return replies
+
+    def _node_has_replica(self, name: str, client: t.Any) -> bool:
+        connected, until = self._node_replicas.get(name, (0, 0.0))
+        if time.monotonic() >= until:
+            connected = int(client.info("replication").get("connected_slaves", 0))
+            self._node_replicas[name] = (connected, time.monotonic() + REPLICAS_CHECKED_EVERY)
+        return connected > 0
+
+    def _acked(self, acked: t.Any, wanted: int, revoking: bool) -> None:
+        """Judge a ``WAIT`` reply: a revocation short of it is logged and counted,
+        another write short of it answers 503."""
+        if not isinstance(acked, int | Exception):
+            self._out_of_step()
+        if not isinstance(acked, int) or acked >= wanted:
+            return
+        if not revoking:
+            raise redis.TimeoutError(f"the write reached {acked} of {wanted} replicas in time")
+        # Done on the master: refusing the request would not undo it.
+        self.unacknowledged += 1
+        logger.warning(
+            "a revocation reached %d of %d replicas in time: a failover now could bring"
+            " the revoked credential back",
+            acked,
+            wanted,
+        )
 
     def _send_one(self, op: Op, nonce: bytes) -> t.Any:
         # One command needs no pipeline: the same single round trip, without
