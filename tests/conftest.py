@@ -135,7 +135,13 @@ def running(make: t.Callable[[str], S], prefix: str = "hs-redis-") -> cabc.Itera
     stopped at the end and the folder removed."""
     with tempfile.TemporaryDirectory(prefix=prefix) as workdir:
         server = make(workdir)
-        server.start()
+        try:
+            server.start()
+        except BaseException:
+            # Half started (a sentinel that did not come up): stop what did,
+            # so no process outlives the test that failed.
+            server.stop()
+            raise
         try:
             yield server
         finally:

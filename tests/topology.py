@@ -155,7 +155,8 @@ class LocalSentinel:
                 )
             )
         for port in self.sentinel_ports:
-            _wait(functools.partial(self._knows_master, port), 10, "sentinel start")
+            # Generous: on a loaded 2-core machine a sentinel has taken over 10 s.
+            _wait(functools.partial(self._knows_master, port), 30, "sentinel start")
 
     def _replicas_online(self) -> bool:
         """Both replicas past their first sync: connected is not enough for WAIT.
