@@ -301,9 +301,20 @@ def stats(engine: SessionEngine, app: Flask) -> dict[str, int]:
 
     ``server_sessions``: sessions kept in Redis (guests included);
     ``jwt_sessions``: logged-in sessions that live in their token (guests'
-    jwt sessions leave no trace); ``indexed_users``; ``revoked``: live marks.
+    jwt sessions leave no trace); ``indexed_users``; ``revoked``: live
+    tombstones; ``unacknowledged_revocations``: revocations no replica
+    acknowledged in time (``HYBRID_SESSION_WAIT_REPLICAS``), the last 31 days.
     """
-    counts = dict.fromkeys(("server_sessions", "jwt_sessions", "indexed_users", "revoked"), 0)
+    counts = dict.fromkeys(
+        (
+            "server_sessions",
+            "jwt_sessions",
+            "indexed_users",
+            "revoked",
+            "unacknowledged_revocations",
+        ),
+        0,
+    )
     backend = engine.backend
     if backend is None:
         return counts
@@ -324,6 +335,7 @@ def stats(engine: SessionEngine, app: Flask) -> dict[str, int]:
                 counts["jwt_sessions"] += pipe.execute().count(0)
             elif rest.startswith(b"{s:") and rest.endswith(b"}"):
                 counts["server_sessions"] += 1
+        counts["unacknowledged_revocations"] = int(backend.client.get(names.unacknowledged) or 0)
     return counts
 
 

@@ -279,6 +279,7 @@ _STATS_LINES: t.Final = (
     ("jwt_sessions", "jwt sessions"),
     ("indexed_users", "indexed users"),
     ("revoked", "revoked"),
+    ("unacknowledged_revocations", "unacknowledged revocations"),
 )
 
 

@@ -30,6 +30,8 @@ key                          type     holds
                                       replaces it
 ``<p>naming-key``            string   the sealed naming key, when none is configured;
                                       no TTL
+``<p>unacknowledged-          string   how many revocations no replica acknowledged in
+revocations``                         time (``stats``); TTL 31 days from the last
 =========================== ======== =================================================
 """
 
@@ -86,6 +88,11 @@ class KeyNames:
     @property
     def naming_key(self) -> str:
         return f"{self.prefix}naming-key"
+
+    @property
+    def unacknowledged(self) -> str:
+        """How many revocations no replica acknowledged in time (31 days from the last)."""
+        return f"{self.prefix}unacknowledged-revocations"
 
 
 def record_of(sid: str) -> int:

@@ -276,6 +276,7 @@ def test_stats_says_where_its_figures_come_from(
         "jwt_sessions": 0,
         "indexed_users": 1,
         "revoked": 0,
+        "unacknowledged_revocations": 0,
     }
 
 

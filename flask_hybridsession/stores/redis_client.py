@@ -35,6 +35,9 @@ COPY: t.Final = 1
 #: How long (s) the master's count of connected replicas is trusted (WAIT "auto").
 REPLICAS_CHECKED_EVERY: t.Final = 10.0
 
+#: How long (s) the count of unacknowledged revocations lives after the last one.
+UNACKNOWLEDGED_KEPT: t.Final = 31 * 24 * 3600
+
 #: Nonces of script calls: each reply must echo its own (see :mod:`.scripts`).
 _nonces = itertools.count(1)
 
@@ -213,6 +216,12 @@ class RedisBackend:
             raise redis.TimeoutError(f"the write reached {acked} of {wanted} replicas in time")
         # Done on the master: refusing the request would not undo it.
         self.unacknowledged += 1
+        try:
+            # For `stats`, whichever process asks: best effort, one command.
+            self.client.incr(self.names.unacknowledged)
+            self.client.expire(self.names.unacknowledged, UNACKNOWLEDGED_KEPT)
+        except STORE_ERRORS:
+            pass
         logger.warning(
             "a revocation reached %d of %d replicas in time: a failover now could bring"
             " the revoked credential back",

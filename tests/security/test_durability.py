@@ -10,6 +10,7 @@ it must be refused, in every mode, by cookie; nothing of anyone else's shows.
 from __future__ import annotations
 
 import collections.abc as cabc
+import json
 import logging
 import typing as t
 
@@ -428,6 +429,9 @@ def test_hs53_a_revocation_waits_for_a_replica_and_survives_its_promotion(
         with fresh.app_context():
             after = fresh.extensions["hybrid_session"].health()["unacknowledged_revocations"]
         assert after == before + 1
+        # Counted in Redis too, for `stats` in any process (the CLI's included).
+        result = fresh.test_cli_runner().invoke(args=["hybrid-session", "stats", "--json"])
+        assert json.loads(result.stdout)["unacknowledged_revocations"] >= 1
     finally:
         replica.stop()
 
