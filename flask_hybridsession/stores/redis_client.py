@@ -42,6 +42,11 @@ UNACKNOWLEDGED_KEPT: t.Final = 31 * 24 * 3600
 _nonces = itertools.count(1)
 
 
+def _evalsha(op: Op, nonce: bytes) -> tuple[t.Any, ...]:
+    """The ``EVALSHA`` command of ``op``, its nonce first among its arguments."""
+    return ("EVALSHA", op.script.sha, len(op.keys), *op.keys, nonce, *op.args)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Op:
     """One script call of a round trip."""
@@ -70,10 +75,9 @@ class RedisBackend:
         self.wait_timeout_ms = wait_timeout_ms
         #: Revocations that no replica acknowledged in time (this process).
         self.unacknowledged = 0
-        #: The master's connected replicas, and until when (monotonic) that holds.
-        self._replicas = (0, 0.0)
-        #: The same per cluster node.
-        self._node_replicas: dict[str, tuple[int, float]] = {}
+        #: Connected replicas of the master ("") or of each cluster node (by
+        #: name), and until when (monotonic) that holds.
+        self._replicas: dict[str, tuple[int, float]] = {}
         #: A single op goes without a pipeline (not on a cluster, whose
         #: pipeline is what routes a script call by its keys).
         self._direct = not isinstance(client, RedisCluster)
@@ -127,18 +131,22 @@ class RedisBackend:
         if self.wait_replicas == "auto":
             if not self._direct or not any(op.script.revokes for op in ops):
                 return 0
-            connected, until = self._replicas
-            if time.monotonic() >= until:
-                # Asked again at most every few seconds, and only by revocations.
-                info = self.client.info("replication")
-                connected = self.note_replicas(int(info.get("connected_slaves", 0)))
-            return 1 if connected else 0
+            return 1 if self._has_replica("", self.client) else 0
         return self.wait_replicas if any(op.script.writes for op in ops) else 0
 
-    def note_replicas(self, connected: int) -> int:
-        """Keep the master's count of connected replicas (read from ``INFO``) for a while."""
-        self._replicas = (connected, time.monotonic() + REPLICAS_CHECKED_EVERY)
+    def note_replicas(self, connected: int, node: str = "") -> int:
+        """Keep a count of connected replicas (read from ``INFO``) for a while."""
+        self._replicas[node] = (connected, time.monotonic() + REPLICAS_CHECKED_EVERY)
         return connected
+
+    def _has_replica(self, node: str, client: t.Any) -> bool:
+        """Whether the master ("") or a cluster node has a replica; asked again at
+        most every :data:`REPLICAS_CHECKED_EVERY` seconds, by revocations only."""
+        connected, until = self._replicas.get(node, (0, 0.0))
+        if time.monotonic() >= until:
+            info = client.info("replication")
+            connected = self.note_replicas(int(info.get("connected_slaves", 0)), node)
+        return connected > 0
 
     def _send(self, ops: t.Sequence[Op], nonces: list[bytes]) -> list[t.Any]:
         revoking = any(op.script.revokes for op in ops)
@@ -152,9 +160,7 @@ class RedisBackend:
         for op, nonce in zip(ops, nonces, strict=True):
             # execute_command, not evalsha(): redis-py's cluster pipeline
             # blocks the evalsha() method but routes the command by its keys.
-            pipe.execute_command(  # type: ignore[no-untyped-call]
-                "EVALSHA", op.script.sha, len(op.keys), *op.keys, nonce, *op.args
-            )
+            pipe.execute_command(*_evalsha(op, nonce))  # type: ignore[no-untyped-call]
         if wait:
             pipe.execute_command(  # type: ignore[no-untyped-call]
                 "WAIT", wanted, self.wait_timeout_ms
@@ -178,12 +184,12 @@ class RedisBackend:
         replies: list[t.Any] = [None] * len(ops)
         for node, members in groups.values():
             client = cluster.get_redis_connection(node)
-            wanted = 1 if self._node_has_replica(node.name, client) else 0
+            wanted = 1 if self._has_replica(node.name, client) else 0
             pipe = client.pipeline(transaction=False)
             for position in members:
                 op = ops[position]
                 pipe.execute_command(  # type: ignore[no-untyped-call]
-                    "EVALSHA", op.script.sha, len(op.keys), *op.keys, nonces[position], *op.args
+                    *_evalsha(op, nonces[position])
                 )
             if wanted:
                 pipe.execute_command(  # type: ignore[no-untyped-call]
@@ -197,13 +203,6 @@ class RedisBackend:
             for position, reply in zip(members, found, strict=True):
                 replies[position] = reply
         return replies
-
-    def _node_has_replica(self, name: str, client: t.Any) -> bool:
-        connected, until = self._node_replicas.get(name, (0, 0.0))
-        if time.monotonic() >= until:
-            connected = int(client.info("replication").get("connected_slaves", 0))
-            self._node_replicas[name] = (connected, time.monotonic() + REPLICAS_CHECKED_EVERY)
-        return connected > 0
 
     def _acked(self, acked: t.Any, wanted: int, revoking: bool) -> None:
         """Judge a ``WAIT`` reply: a revocation short of it is logged and counted,
@@ -233,9 +232,7 @@ class RedisBackend:
         # One command needs no pipeline: the same single round trip, without
         # building and unpacking a pipeline's command stack.
         try:
-            return self.client.execute_command(  # type: ignore[no-untyped-call]
-                "EVALSHA", op.script.sha, len(op.keys), *op.keys, nonce, *op.args
-            )
+            return self.client.execute_command(*_evalsha(op, nonce))  # type: ignore[no-untyped-call]
         except NoScriptError as exc:
             return exc
 
