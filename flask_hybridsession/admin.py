@@ -364,7 +364,7 @@ def health(engine: SessionEngine) -> dict[str, t.Any]:
     # Times this process saw Redis lose revocation records (each one ERROR-logged
     # once), and revocations no replica acknowledged in time (WARNING-logged).
     report["epoch_losses"] = engine.revocation.losses
-    report["unacknowledged_revocations"] = backend.unacknowledged
+    report["unacknowledged_revocations"] = backend.replication.unacknowledged
     return report
 
 

@@ -149,7 +149,11 @@ class EmbeddedRedis:
         :raises redis.ConnectionError: the server did not start.
         """
         with self._lock:
-            if self.socket is not None and (not failed or self._own_process() is not None):
+            # A server this process started is asked whether it still runs:
+            # one killed a moment ago may still accept a connection it then resets.
+            ours = self.process is not None and self._owner == os.getpid()
+            alive = self._own_process() is not None if ours or failed else True
+            if self.socket is not None and alive:
                 return self.socket
             os.makedirs(self.instance_path, exist_ok=True)
             with _registry(self._registry_path) as registry:

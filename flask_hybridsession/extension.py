@@ -116,7 +116,7 @@ class HybridSession:
             found = warn_if_evicting(backend.client)
             if found is not None:
                 # So that no revocation soon after start pays the trip to ask.
-                backend.note_replicas(found["replicas"])
+                backend.replication.note(found["replicas"])
         app.extensions[EXTENSION_KEY] = self
         login.connect()
         from .cli import cli

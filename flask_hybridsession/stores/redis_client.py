@@ -6,7 +6,6 @@ import dataclasses
 import itertools
 import logging
 import secrets
-import time
 import typing as t
 
 import redis
@@ -16,9 +15,7 @@ from redis.exceptions import RedisClusterException
 
 from ..keys import KeyNames
 from . import scripts
-
-if t.TYPE_CHECKING:
-    pass
+from .replication import Replication
 
 logger = logging.getLogger("flask_hybridsession")
 
@@ -31,12 +28,6 @@ STORE_ERRORS: t.Final = (redis.RedisError, RedisClusterException)
 REFUSED: t.Final = -1
 NO_COPY: t.Final = 0
 COPY: t.Final = 1
-
-#: How long (s) the master's count of connected replicas is trusted (WAIT "auto").
-REPLICAS_CHECKED_EVERY: t.Final = 10.0
-
-#: How long (s) the count of unacknowledged revocations lives after the last one.
-UNACKNOWLEDGED_KEPT: t.Final = 31 * 24 * 3600
 
 #: Nonces of script calls: each reply must echo its own (see :mod:`.scripts`).
 _nonces = itertools.count(1)
@@ -69,15 +60,7 @@ class RedisBackend:
     ) -> None:
         self.client = client
         self.names = names
-        #: HYBRID_SESSION_WAIT_REPLICAS: replicas that must acknowledge a write,
-        #: or "auto" (one, after a revocation, while the master has one).
-        self.wait_replicas = wait_replicas
-        self.wait_timeout_ms = wait_timeout_ms
-        #: Revocations that no replica acknowledged in time (this process).
-        self.unacknowledged = 0
-        #: Connected replicas of the master ("") or of each cluster node (by
-        #: name), and until when (monotonic) that holds.
-        self._replicas: dict[str, tuple[int, float]] = {}
+        self.replication = Replication(client, names, wait_replicas, wait_timeout_ms)
         #: A single op goes without a pipeline (not on a cluster, whose
         #: pipeline is what routes a script call by its keys).
         self._direct = not isinstance(client, RedisCluster)
@@ -126,50 +109,34 @@ class RedisBackend:
                 self._out_of_step()
         return [reply[1:] for reply in replies]
 
-    def _wanted(self, ops: t.Sequence[Op]) -> int:
-        """How many replicas must acknowledge these ops (``WAIT``), 0 for none."""
-        if self.wait_replicas == "auto":
-            if not self._direct or not any(op.script.revokes for op in ops):
-                return 0
-            return 1 if self._has_replica("", self.client) else 0
-        return self.wait_replicas if any(op.script.writes for op in ops) else 0
-
-    def note_replicas(self, connected: int, node: str = "") -> int:
-        """Keep a count of connected replicas (read from ``INFO``) for a while."""
-        self._replicas[node] = (connected, time.monotonic() + REPLICAS_CHECKED_EVERY)
-        return connected
-
-    def _has_replica(self, node: str, client: t.Any) -> bool:
-        """Whether the master ("") or a cluster node has a replica; asked again at
-        most every :data:`REPLICAS_CHECKED_EVERY` seconds, by revocations only."""
-        connected, until = self._replicas.get(node, (0, 0.0))
-        if time.monotonic() >= until:
-            info = client.info("replication")
-            connected = self.note_replicas(int(info.get("connected_slaves", 0)), node)
-        return connected > 0
-
     def _send(self, ops: t.Sequence[Op], nonces: list[bytes]) -> list[t.Any]:
         revoking = any(op.script.revokes for op in ops)
-        if not self._direct and self.wait_replicas == "auto" and revoking:
+        if not self._direct and self.replication.wait_replicas == "auto" and revoking:
             return self._send_by_node(ops, nonces)
-        wanted = self._wanted(ops)
+        wanted = self.replication.wanted(
+            writes=any(op.script.writes for op in ops), revokes=revoking, single=self._direct
+        )
         wait = bool(wanted)
         if len(ops) == 1 and self._direct and not wait:
             return [self._send_one(ops[0], nonces[0])]
+        replies = self._pipeline(ops, nonces, wanted)
+        if len(replies) != len(ops) + wait:
+            self._out_of_step()
+        if wait:
+            self._acked(replies.pop(), wanted, revoking)
+        return replies
+
+    def _pipeline(self, ops: t.Sequence[Op], nonces: list[bytes], wanted: int) -> list[t.Any]:
         pipe = self.client.pipeline(transaction=False)
         for op, nonce in zip(ops, nonces, strict=True):
             # execute_command, not evalsha(): redis-py's cluster pipeline
             # blocks the evalsha() method but routes the command by its keys.
             pipe.execute_command(*_evalsha(op, nonce))  # type: ignore[no-untyped-call]
-        if wait:
+        if wanted:
             pipe.execute_command(  # type: ignore[no-untyped-call]
-                "WAIT", wanted, self.wait_timeout_ms
+                "WAIT", wanted, self.replication.wait_timeout_ms
             )
         replies: list[t.Any] = pipe.execute(raise_on_error=False)
-        if len(replies) != len(ops) + wait:
-            self._out_of_step()
-        if wait:
-            self._acked(replies.pop(), wanted, revoking)
         return replies
 
     def _send_by_node(self, ops: t.Sequence[Op], nonces: list[bytes]) -> list[t.Any]:
@@ -184,7 +151,7 @@ class RedisBackend:
         replies: list[t.Any] = [None] * len(ops)
         for node, members in groups.values():
             client = cluster.get_redis_connection(node)
-            wanted = 1 if self._has_replica(node.name, client) else 0
+            wanted = 1 if self.replication.has_replica(node.name, client) else 0
             pipe = client.pipeline(transaction=False)
             for position in members:
                 op = ops[position]
@@ -193,7 +160,7 @@ class RedisBackend:
                 )
             if wanted:
                 pipe.execute_command(  # type: ignore[no-untyped-call]
-                    "WAIT", wanted, self.wait_timeout_ms
+                    "WAIT", wanted, self.replication.wait_timeout_ms
                 )
             found: list[t.Any] = pipe.execute(raise_on_error=False)
             if len(found) != len(members) + bool(wanted):
@@ -205,28 +172,10 @@ class RedisBackend:
         return replies
 
     def _acked(self, acked: t.Any, wanted: int, revoking: bool) -> None:
-        """Judge a ``WAIT`` reply: a revocation short of it is logged and counted,
-        another write short of it answers 503."""
         if not isinstance(acked, int | Exception):
             self._out_of_step()
-        if not isinstance(acked, int) or acked >= wanted:
-            return
-        if not revoking:
-            raise redis.TimeoutError(f"the write reached {acked} of {wanted} replicas in time")
-        # Done on the master: refusing the request would not undo it.
-        self.unacknowledged += 1
-        try:
-            # For `stats`, whichever process asks: best effort, one command.
-            self.client.incr(self.names.unacknowledged)
-            self.client.expire(self.names.unacknowledged, UNACKNOWLEDGED_KEPT)
-        except STORE_ERRORS:
-            pass
-        logger.warning(
-            "a revocation reached %d of %d replicas in time: a failover now could bring"
-            " the revoked credential back",
-            acked,
-            wanted,
-        )
+        if isinstance(acked, int):
+            self.replication.acked(acked, wanted, revoking)
 
     def _send_one(self, op: Op, nonce: bytes) -> t.Any:
         # One command needs no pipeline: the same single round trip, without

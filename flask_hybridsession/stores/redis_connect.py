@@ -24,12 +24,19 @@ if t.TYPE_CHECKING:
     from ..config import Settings
 
 
-def _retry() -> Retry:
-    # One retry, no backoff: redis-py's default of several retries with
-    # backoff would hold a request for seconds while Redis is down. Only on
-    # connection errors: a timed-out pipeline may have run, and replaying a
-    # write after it could refuse or undo it.
-    return Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))
+def _retry() -> dict[str, t.Any]:
+    """The client's retry settings.
+
+    One retry, no backoff: redis-py's default of several retries with backoff
+    would hold a request for seconds while Redis is down. Only on connection
+    errors: a timed-out pipeline may have run, and replaying a write after it
+    could refuse or undo it. ``retry_on_error`` as well as ``retry``: redis-py
+    before 5.1 retries only the errors named there.
+    """
+    return {
+        "retry": Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+        "retry_on_error": [redis.ConnectionError],
+    }
 
 
 def connect(settings: Settings, app: Flask) -> tuple[t.Any, t.Any]:
@@ -50,7 +57,7 @@ def connect(settings: Settings, app: Flask) -> tuple[t.Any, t.Any]:
         return _multi_host_client(parse_multi_host(url), timeout)
     client = redis.Redis.from_url(
         normalised(url),
-        retry=_retry(),
+        **_retry(),
         decode_responses=False,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
@@ -63,7 +70,7 @@ def _multi_host_client(parsed: MultiHostURL, timeout: float) -> tuple[t.Any, t.A
     # What every data connection gets, to a sentinel's master or a cluster node.
     data_connection: dict[str, t.Any] = {
         "ssl": parsed.tls,
-        "retry": _retry(),
+        **_retry(),
         "decode_responses": False,
         "username": parsed.username,
         "password": parsed.password,
@@ -120,7 +127,7 @@ def _embedded_client(settings: Settings, app: Flask) -> tuple[t.Any, t.Any]:
     pool = redis.ConnectionPool(
         connection_class=embedded.EmbeddedConnection,
         server=server,
-        retry=_retry(),
+        **_retry(),
         socket_timeout=settings.redis_timeout,
         socket_connect_timeout=settings.redis_timeout,
     )

@@ -120,3 +120,32 @@ def test_unavailable_response_keeps_nothing_of_the_view(make_app: AppFactory) ->
     assert "Location" not in response.headers
     assert "Set-Cookie" not in response.headers
     assert response.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("mode", ["jwt", "server", "auto"])
+def test_the_first_requests_after_a_restart_are_served(own_server: RedisServer, mode: str) -> None:
+    """Every pooled connection died with the server: a read and a write (one
+    command, and a pipeline of several) each get a new one, not a 503."""
+    app = build_app(mode, HYBRID_SESSION_REDIS_URL=own_server.url)
+    client = app.test_client()
+    assert client.post("/set/k/v").status_code == 200
+    pool = app.session_interface.engine.backend.client.connection_pool  # type: ignore[attr-defined]
+    held = [_checked_out(pool) for _ in range(4)]
+    for connection in held:
+        connection.connect()
+        pool.release(connection)
+
+    own_server.stop()
+    own_server.start()
+    assert client.post("/set/k/w").status_code == 200
+    assert client.post("/set/k2/x").status_code == 200
+    read = client.get("/get/k")
+    assert read.status_code == 200
+    assert read.json is not None and read.json["value"] == "'w'"
+
+
+def _checked_out(pool: t.Any) -> t.Any:
+    try:
+        return pool.get_connection()
+    except TypeError:  # redis-py before 5.3 wants a command name
+        return pool.get_connection("PING")
