@@ -59,7 +59,8 @@ matrix: $(UV)
 	UV=$(UV) tools/matrix
 
 # Round trips, the auto/server Redis share, the peers side by side (with the
-# raw Redis floor), requests/s through gunicorn, and the scaling figures.
+# raw Redis floor), requests/s through gunicorn, the scaling figures, and
+# the revocation view's window (plain, across a restart, across a failover).
 # BENCH_ARGS=--quick for a shorter pass of the last three, --smoke for seconds.
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.round_trips
@@ -67,12 +68,16 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.peers $(BENCH_ARGS)
 	$(BIN)/python -m benchmarks.http_load $(BENCH_ARGS)
 	$(BIN)/python -m benchmarks.scaling $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.propagation $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.propagation --disrupt restart $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.propagation --disrupt failover $(BENCH_ARGS)
 
 # Every benchmark in its smoke form (about 15 s), results in benchmarks/results/smoke.
 bench-smoke: $(STAMP)
 	$(BIN)/python -m benchmarks.peers --smoke --out benchmarks/results/smoke
 	$(BIN)/python -m benchmarks.http_load --smoke --out benchmarks/results/smoke
 	$(BIN)/python -m benchmarks.scaling --smoke --out benchmarks/results/smoke
+	$(BIN)/python -m benchmarks.propagation --smoke --out benchmarks/results/smoke
 
 # Warnings are errors; --keep-going reports all of them at once.
 docs: $(STAMP)

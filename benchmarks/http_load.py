@@ -444,17 +444,27 @@ def summarise(raw: dict[str, t.Any], names: t.Sequence[str]) -> dict[str, t.Any]
 
 
 def targets(summary: dict[str, t.Any]) -> list[dict[str, t.Any]]:
-    """issue 7: with 2 workers, ours jwt at least 1.0x A, ours server at least 1.2x B."""
+    """With 2 workers: ours jwt at least 1.1x A (issue 18), server at least 1.2x B (issue 19)."""
     found: list[dict[str, t.Any]] = []
     two = summary.get("2")
     if two is None:
         return found
     rows = {row["key"]: row for row in two["variants"]}
-    for mine, base, limit in (("jwt", "A", 1.0), ("server", "B", 1.2)):
+    for mine, base, limit in (("jwt", "A", 1.1), ("server", "B", 1.2)):
         if mine not in rows or base not in rows:
             continue
         for phase in PHASES:
-            value = rows[mine][phase]["requests_per_s"] / rows[base][phase]["requests_per_s"]
+            # The median of per-repeat ratios, as the table's /A and as
+            # benchmarks.peers: each repeat runs the variants one after
+            # the other, so the pair shares the machine's state.
+            value = statistics.median(
+                m / b
+                for m, b in zip(
+                    rows[mine][phase]["samples_per_s"],
+                    rows[base][phase]["samples_per_s"],
+                    strict=True,
+                )
+            )
             found.append(
                 {
                     "target": f"2 workers, {phase}: {mine} >= {limit:g}x {base} requests/s",
@@ -557,7 +567,8 @@ def main(argv: list[str] | None = None) -> None:
         f"{plan.reads} reads and {plan.mixed} mixed requests ({len(WRITE_SLOTS)} writes in 10)"
         f" per variant and repeat, {plan.threads} client threads, a new connection per"
         f" request; median over repeats, /A the median of per-repeat ratios."
-        f" {meta['seconds']} s.\n\n{table(summary)}\n\nTargets of issue 7:\n{target_lines(found)}\n"
+        f" {meta['seconds']} s.\n\n{table(summary)}\n\n"
+        f"Targets of issues 18 and 19:\n{target_lines(found)}\n"
     )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "http.json").write_text(

@@ -21,7 +21,8 @@ Usage::
     python -m benchmarks.publish --from benchmarks/results  # publish a fresh run first
     python -m benchmarks.publish --check                  # exit 1 if a page differs
 
-``--from DIR`` copies ``latest.json``, ``http.json`` and ``scaling.json`` from
+``--from DIR`` copies ``latest.json``, ``http.json``, ``scaling.json`` and the
+``propagation-*.json`` files from
 DIR (what ``make bench`` writes to ``benchmarks/results``) into the published
 file, whole, with the commit checked out. Prose outside the markers is not
 touched: reread it after publishing a new run.
@@ -51,7 +52,14 @@ PUBLISHED: t.Final = ROOT / "benchmarks" / "published.json"
 #: The pages whose markers are rendered.
 PAGES: t.Final = (ROOT / "README.md", ROOT / "benchmarks" / "README.md")
 #: The published document's parts, by the file of ``benchmarks/results`` each comes from.
-SOURCES: t.Final = {"peers": "latest.json", "http": "http.json", "scaling": "scaling.json"}
+SOURCES: t.Final = {
+    "peers": "latest.json",
+    "http": "http.json",
+    "scaling": "scaling.json",
+    "propagation-none": "propagation-none.json",
+    "propagation-restart": "propagation-restart.json",
+    "propagation-failover": "propagation-failover.json",
+}
 #: The chart of the peers run, shown on the docs' benchmarks page.
 CHART: t.Final = ROOT / "docs" / "images" / "benchmarks.png"
 
@@ -61,7 +69,7 @@ FIGURE: t.Final = re.compile(r"<!-- fig:([A-Za-z0-9./-]+) -->(.*?)<!-- /fig -->"
 Doc = dict[str, t.Any]
 
 #: The order of the grouped rows of the targets table; other variants follow.
-TARGET_ORDER: t.Final = ("jwt-norev", "jwt", "server")
+TARGET_ORDER: t.Final = ("jwt", "auto", "jwt-norev", "server")
 _RATIO_TARGET: t.Final = re.compile(r"^(\S+) (read|write) <= ([\d.]+)x (\S+)$")
 _TRIPS_TARGET: t.Final = re.compile(r"^(\S+) (read|write): round trips <= \d+$")
 _UNTOUCHED_TARGET: t.Final = re.compile(r"^(\S+) read \(session untouched\)")
@@ -313,7 +321,8 @@ def peers_targets(doc: Doc) -> str:
         missed = [e["target"] for e in trips if not e["met"]]
         value = "as in the table, every mode" if not missed else "; ".join(missed)
         lines.append(
-            "| round trips: read 1, write 2, jwt without revocation 0"
+            "| round trips: jwt and auto 0 once the view holds the sid (1 before),"
+            " server read 1 and write 2, jwt without revocation 0"
             f" | {value} | | {verdict(trips)} |"
         )
     if untouched:
@@ -439,6 +448,41 @@ def scaling_users(doc: Doc) -> str:
     )
 
 
+#: The propagation runs, by the ``--disrupt`` each was run with.
+DISRUPTIONS: t.Final = {
+    "none": "nothing",
+    "restart": "Redis restarted halfway",
+    "failover": "Sentinel failover halfway",
+}
+
+
+def propagation_results(doc: Doc) -> str:
+    """The revocation view's window: one row per ``benchmarks.propagation`` run."""
+    rows = [
+        "| disruption | revocations | p50 ms | p99 ms | max ms | failed, then retried"
+        " | revoked tokens accepted after |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, label in DISRUPTIONS.items():
+        run = doc.get(f"propagation-{key}")
+        if run is None:
+            rows.append(f"| {label} | not run | | | | | |")
+            continue
+        accepted = run["revoked_tokens_accepted_at_the_end"] + run["still_accepted_after_the_watch"]
+        rows.append(
+            f"| {label} | {run['revocations']} | {fixed(run['p50_ms'], 1)}"
+            f" | {fixed(run['p99_ms'], 1)} | {fixed(run['max_ms'], 1)}"
+            f" | {run['failed_then_retried']} | {accepted} |"
+        )
+    runs = [doc[f"propagation-{k}"] for k in DISRUPTIONS if f"propagation-{k}" in doc]
+    met = all(run["p99_ms"] <= run.get("p99_target_ms", 50.0) for run in runs)
+    goal = para(
+        f"Target: p99 at most 50 ms with {runs[0]['workers'] if runs else 4} processes,"
+        f" {'met' if runs and met else 'missed'}."
+    )
+    return "\n".join(rows) + "\n\n" + goal
+
+
 def readme_speed(doc: Doc) -> str:
     """The README's speed table: time per request as a multiple of Flask's cookie session."""
     meta = doc["peers"]["meta"]
@@ -477,14 +521,16 @@ def readme_speed(doc: Doc) -> str:
         fixed(ratio_target(doc, "server", "write", "B")),
     )
     notes = [
-        "- jwt mode with revocation is Flask-JWT-Extended's shape (one Redis check per request,"
-        f" the data in the token) and takes {jwt_c[0]}x its time per read, {jwt_c[1]}x per write,"
-        " with the data encrypted.",
+        "- jwt mode with revocation keeps the data in the token, as Flask-JWT-Extended does, and"
+        " answers a token the process has already checked from its revocation view, which Redis"
+        f" keeps current: {jwt_c[0]}x Flask-JWT-Extended's time per read and {jwt_c[1]}x per"
+        " write (it asks its Redis blocklist on every request), with the data encrypted.",
         f"- server mode reads in {server_b}x Flask-Session's time ({server_b2}x without its"
         f" refresh) and writes in {server_write}x, every value encrypted at rest.",
         f"- A raw Redis round trip costs {ping}x a cookie-session read on that machine"
-        f" ({meta['cpus']} CPUs, {day(meta)}, commit `{doc['commit']}`): every mode that checks"
-        " Redis pays it once per request.",
+        f" ({meta['cpus']} CPUs, {day(meta)}, commit `{doc['commit']}`): server mode pays it on"
+        " every request; jwt and auto on a session's first request in a process, and once a"
+        " minute after.",
     ]
     legend = (
         "Time per request as a multiple of Flask's cookie session (lower is faster; requests/s:"
@@ -505,6 +551,7 @@ BLOCKS: t.Final[dict[str, t.Callable[[Doc], str]]] = {
     "scaling-sizes": scaling_sizes,
     "scaling-memory": scaling_memory,
     "scaling-users": scaling_users,
+    "propagation-results": propagation_results,
     "readme-speed": readme_speed,
 }
 
@@ -590,7 +637,8 @@ def main(argv: list[str] | None = None) -> None:
         "--from",
         dest="source",
         type=Path,
-        help="publish the run in this folder first (latest.json, http.json, scaling.json)",
+        help="publish the run in this folder first (latest.json, http.json, scaling.json,"
+        " propagation-*.json)",
     )
     parser.add_argument(
         "--check",

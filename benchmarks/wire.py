@@ -28,17 +28,31 @@ class Wire:
 
 
 class CountingConnection(redis.Connection):
+    #: Made by the app's pool: a request may wait on it. The revocation view
+    #: makes its own connection to listen on, which no request waits on.
+    counted = False
+
     def send_packed_command(self, command: t.Any, check_health: bool = True) -> None:
-        Wire.trips += 1
-        payload = b"".join(command) if isinstance(command, list) else command
-        if any(sha in payload for sha in WRITE_SHAS):
-            Wire.writes += 1
+        if self.counted:
+            Wire.trips += 1
+            payload = b"".join(command) if isinstance(command, list) else command
+            if any(sha in payload for sha in WRITE_SHAS):
+                Wire.writes += 1
         super().send_packed_command(command, check_health)  # type: ignore[no-untyped-call]
+
+
+class CountingPool(redis.ConnectionPool):
+    """Marks the connections it makes as counted (see :class:`CountingConnection`)."""
+
+    def make_connection(self) -> t.Any:
+        connection: t.Any = super().make_connection()
+        connection.counted = True
+        return connection
 
 
 def counting_client(port: int) -> redis.Redis:
     return redis.Redis(
-        connection_pool=redis.ConnectionPool(
+        connection_pool=CountingPool(
             host="127.0.0.1", port=port, connection_class=CountingConnection
         )
     )

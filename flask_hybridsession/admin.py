@@ -27,6 +27,7 @@ from .session import Location
 from .stores.lifecycle import device_owner
 from .stores.redis_client import STORE_ERRORS
 from .stores.revocation import durability
+from .stores.view import view_subscribers
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -100,7 +101,7 @@ def revoke(engine: SessionEngine, app: Flask, sid: str) -> bool:
     ctx = _ready(engine, app, "revoke()")
     if ctx is None or not _SID.fullmatch(sid):
         return False
-    backend = t.cast("RedisBackend", ctx.backend)
+    backend = ctx.backend
     with _store(engine):
         # The tombstone stops parallel writes, the mark in its record outlives
         # them (a guest's tokens have no proof to take away).
@@ -122,7 +123,7 @@ def revoke_user(engine: SessionEngine, app: Flask, user_id: str) -> int:
     ctx = _ready(engine, app, "revoke_user()")
     if ctx is None:
         return 0
-    backend = t.cast("RedisBackend", ctx.backend)
+    backend = ctx.backend
     ttl = ctx.absolute * 1000 + 1000
     ended: list[str] = []
     with _store(engine):
@@ -179,7 +180,7 @@ def sessions_for(engine: SessionEngine, app: Flask, user_id: str) -> list[Sessio
     ctx = _ready(engine, app, "sessions_for()")
     if ctx is None:
         return []
-    backend = t.cast("RedisBackend", ctx.backend)
+    backend = ctx.backend
     with _store(engine):
         tag = engine.user_tag(ctx, user_id)
         return _live_entries(ctx, backend, tag)[0]
@@ -286,7 +287,7 @@ def purge(engine: SessionEngine, app: Flask) -> int:
     ctx = _ready(engine, app, "purge")
     if ctx is None:
         return 0
-    backend = t.cast("RedisBackend", ctx.backend)
+    backend = ctx.backend
     prefix = backend.names.prefix
     dropped = 0
     with _store(engine):
@@ -312,6 +313,7 @@ def stats(engine: SessionEngine, app: Flask) -> dict[str, int]:
             "indexed_users",
             "revoked",
             "unacknowledged_revocations",
+            "view_subscribers",
         ),
         0,
     )
@@ -336,6 +338,7 @@ def stats(engine: SessionEngine, app: Flask) -> dict[str, int]:
             elif rest.startswith(b"{s:") and rest.endswith(b"}"):
                 counts["server_sessions"] += 1
         counts["unacknowledged_revocations"] = int(backend.client.get(names.unacknowledged) or 0)
+        counts["view_subscribers"] = view_subscribers(backend.client, names.view)
     return counts
 
 
@@ -365,6 +368,8 @@ def health(engine: SessionEngine) -> dict[str, t.Any]:
     # once), and revocations no replica acknowledged in time (WARNING-logged).
     report["epoch_losses"] = engine.revocation.losses
     report["unacknowledged_revocations"] = backend.replication.unacknowledged
+    view = engine.revocation.view
+    report["revocation_view"] = view.report() if view is not None else {"enabled": False}
     return report
 
 

@@ -280,6 +280,7 @@ _STATS_LINES: t.Final = (
     ("indexed_users", "indexed users"),
     ("revoked", "revoked"),
     ("unacknowledged_revocations", "unacknowledged revocations"),
+    ("view_subscribers", "revocation views listening"),
 )
 
 

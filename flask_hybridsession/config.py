@@ -98,6 +98,8 @@ class Settings:
     wait_replicas: int | t.Literal["auto"] = "auto"
     fail_open_jwt: bool = False
     token_cache: int = 1024
+    revocation_view: bool = True
+    revocation_view_size: int = 100_000
 
     @property
     def needs_redis(self) -> bool:
@@ -355,6 +357,23 @@ OPTIONS: t.Final[tuple[Option[t.Any], ...]] = (
         " all. At most one 4 KB token and its payload per entry; `0` verifies every token in"
         " full.",
     ),
+    Option(
+        "HYBRID_SESSION_REVOCATION_VIEW",
+        True,
+        flag,
+        "Keep, per process, the jwt and auto tokens whose revocation check passed, so that"
+        " they open again without a Redis round trip (for up to a minute). Redis tells every"
+        " process of each revocation (pub/sub); the view answers only while that connection"
+        " is up. `False`: every token is checked in Redis.",
+    ),
+    Option(
+        "HYBRID_SESSION_REVOCATION_VIEW_SIZE",
+        100_000,
+        whole_number(
+            1, 10_000_000, "use how many sessions each process's view holds (1 to 10000000)."
+        ),
+        "How many sessions each process's revocation view holds, least recently used out.",
+    ),
 )
 
 #: Every key this package reads, with its default.
@@ -363,34 +382,6 @@ DEFAULTS: t.Final[dict[str, t.Any]] = {option.key: option.default for option in 
 #: What each key does, for the generated configuration reference
 #: (``docs/configuration.md``). Plain sentences; `single backticks` mark code.
 DESCRIPTIONS: t.Final[dict[str, str]] = {option.key: option.doc for option in OPTIONS}
-
-
-def _secret_length(secret: str | bytes) -> int:
-    return len(secret.encode() if isinstance(secret, str) else secret)
-
-
-def check_secret(app: Flask) -> None:
-    """Refuse a short ``SECRET_KEY`` outside debug and testing.
-
-    :raises ConfigurationError: the secret is shorter than 32 bytes.
-    """
-    for key in ("SECRET_KEY", "SECRET_KEY_FALLBACKS"):
-        values = app.config.get(key)
-        if not values:
-            continue
-        if key == "SECRET_KEY_FALLBACKS" and isinstance(values, str | bytes):
-            raise ConfigurationError(
-                key, "must be a list of old secrets, e.g. [old_secret], not a single str."
-            )
-        for secret in values if key == "SECRET_KEY_FALLBACKS" else [values]:
-            if not isinstance(secret, str | bytes):
-                raise ConfigurationError(key, "must be str or bytes.")
-            if _secret_length(secret) < MIN_SECRET_BYTES and not (app.debug or app.testing):
-                raise ConfigurationError(
-                    key,
-                    f"is {_secret_length(secret)} bytes; use at least {MIN_SECRET_BYTES}"
-                    " random bytes, e.g. secrets.token_hex(32).",
-                )
 
 
 def _refuse_unknown_keys(config: Config) -> None:

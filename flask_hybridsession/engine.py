@@ -16,6 +16,7 @@ interface, the extension or the CLI.
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 import time
 import typing as t
@@ -26,6 +27,7 @@ from .config import MIN_SECRET_BYTES
 from .crypto import KeyRingCache
 from .crypto import to_bytes
 from .errors import InvalidCredential
+from .keys import KeyNames
 from .login import remember_seconds
 from .serialization import SessionSerializer
 from .stores import jwt as jwt_store
@@ -33,10 +35,13 @@ from .stores import server
 from .stores.auto import AutoStore
 from .stores.base import Context
 from .stores.naming import NamingKey
+from .stores.no_redis import NoRedis
 from .stores.redis_client import STORE_ERRORS
+from .stores.redis_client import RedisBackend
 from .stores.revocation import NO_REVOCATION
 from .stores.revocation import NoRevocation
 from .stores.revocation import Revocation
+from .stores.view import RevocationView
 from .tokens import TokenCodec
 from .tokens import VerifiedTokens
 
@@ -47,7 +52,6 @@ if t.TYPE_CHECKING:
     from .stores.base import Issue
     from .stores.base import Loader
     from .stores.base import Store
-    from .stores.redis_client import RedisBackend
 
 logger = logging.getLogger("flask_hybridsession")
 
@@ -74,7 +78,11 @@ class SessionEngine:
         self, settings: Settings, backend: RedisBackend | None, keepalive: t.Any = None
     ) -> None:
         self.settings = settings
+        #: The app's Redis; None in jwt mode with revocation off.
         self.backend = backend
+        #: What the stores send their ops to: the same Redis, or, without one,
+        #: a backend that drops them (jwt mode is then one mode, not two).
+        self._ops: RedisBackend = backend or NoRedis(KeyNames(settings.key_prefix))
         self.keepalive = keepalive
         #: The clock, Unix seconds; tests may replace it.
         self.clock: t.Callable[[], float] = time.time
@@ -84,16 +92,25 @@ class SessionEngine:
         self.naming = NamingKey(settings.naming_key)
         #: The revocation checks, and the epochs of the records this process saw.
         self.revocation: Revocation | NoRevocation = NO_REVOCATION
+        #: The name of a user's proofs in Redis; without Redis there are none,
+        #: and no credential carries one.
+        self._tag: t.Callable[[Context, str], str | None] = _untagged
         if backend is not None:
-            self.revocation = Revocation(backend, self.naming)
+            view = None
+            if settings.revocation_view and settings.mode != "server":
+                view = RevocationView(
+                    backend.client, backend.names.view, settings.revocation_view_size
+                )
+            self.revocation = Revocation(backend, self.naming, view)
             self.naming.on_new_key = self.revocation.forget_epochs
+            self._tag = functools.partial(_tagged, self.naming, backend)
         # The default prefix derives as before it was bound in (no sign-out).
         tenant = "" if settings.key_prefix == DEFAULT_PREFIX else settings.key_prefix
         self.rings = KeyRingCache(settings.encryption_keys, settings.jwt_algorithm, tenant)
         self._short_secret_warned = False
-        self.server_store = server.ServerStore(backend)
+        self.server_store = server.ServerStore(self._ops)
         self.jwt_store = jwt_store.JwtStore(
-            TokenCodec(settings), backend, self.server_store, VerifiedTokens(settings.token_cache)
+            TokenCodec(settings), self._ops, self.server_store, VerifiedTokens(settings.token_cache)
         )
         stores: dict[str, Store] = {
             "jwt": self.jwt_store,
@@ -142,7 +159,7 @@ class SessionEngine:
             settings=self.settings,
             ring=self.rings.get(secrets),
             serializer=self.serializer,
-            backend=self.backend,
+            backend=self._ops,
             revocation=self.revocation,
             now=self.clock(),
             absolute=absolute,
@@ -182,11 +199,10 @@ class SessionEngine:
         if data is None:
             raise InvalidCredential("unknown, expired or revoked")
         user = state.user
-        if user.id is not None and self.backend is not None:
-            # Named under a naming key Redis no longer holds: its proofs are
-            # out of reach of revoke_user, so it opens nothing.
-            if user.tag != self.naming.tag(ctx, self.backend, user.id):
-                raise InvalidCredential("named under a lost naming key")
+        # Named under a naming key Redis no longer holds: its proofs are out of
+        # reach of revoke_user, so it opens nothing.
+        if user.id is not None and user.tag != self._tag(ctx, user.id):
+            raise InvalidCredential("named under a lost naming key")
         return data
 
     def save(self, ctx: Context, session: HybridSessionData) -> Issue | None:
@@ -196,8 +212,8 @@ class SessionEngine:
         :raises SessionTooLarge: the session no longer fits where it lives.
         """
         state = session._state
-        if state.due.login is not None and self.backend is not None:
-            state.due.login_tag = self.naming.tag(ctx, self.backend, state.due.login)
+        if state.due.login is not None:
+            state.due.login_tag = self._tag(ctx, state.due.login)
         return self.store.save(ctx, session)
 
     def user_tag(self, ctx: Context, user_id: str) -> str:
@@ -205,23 +221,32 @@ class SessionEngine:
 
         :raises redis.RedisError: Redis is unavailable.
         """
-        if self.backend is None:  # pragma: no cover - callers check for Redis first
-            raise RuntimeError("user keys need Redis")
-        return self.naming.tag(ctx, self.backend, user_id)
+        return self.naming.tag(ctx, self._redis(), user_id)
 
     def user_proof(self, ctx: Context, user_id: str) -> int | None:
         """``user_id``'s generation in Redis; None when Redis holds none (lost or never set).
 
         :raises redis.RedisError: Redis is unavailable.
         """
-        backend = self.backend
-        if backend is None:  # pragma: no cover - callers check for Redis first
-            raise RuntimeError("user keys need Redis")
+        backend = self._redis()
         raw = backend.client.get(backend.names.user_generation(self.user_tag(ctx, user_id)))
         try:
             return int(raw) if raw is not None else None
         except ValueError:
             return None
+
+    def _redis(self) -> RedisBackend:
+        if self.backend is None:  # pragma: no cover - callers check for Redis first
+            raise RuntimeError("user keys need Redis")
+        return self.backend
+
+
+def _tagged(naming: NamingKey, backend: RedisBackend, ctx: Context, user_id: str) -> str:
+    return naming.tag(ctx, backend, user_id)
+
+
+def _untagged(ctx: Context, user_id: str) -> None:
+    return None
 
 
 def _length(value: str, expires: int | None) -> int:

@@ -12,7 +12,6 @@ from flask import session
 
 from . import admin
 from . import login
-from .config import check_secret
 from .config import load_settings
 from .embedded import EmbeddedRedis
 from .engine import SessionEngine
@@ -23,6 +22,7 @@ from .interface import real_app
 from .interface import refuse_when_unavailable
 from .interface import serving
 from .keys import KeyNames
+from .secret_key import check_secret
 from .session import HybridSessionData
 from .stores.redis_client import STORE_ERRORS
 from .stores.redis_client import RedisBackend

@@ -8,6 +8,7 @@ session is saved, so a token from another mode still opens and is re-issued.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import typing as t
@@ -68,6 +69,8 @@ class HybridSessionInterface(SessionInterface):
         self.settings = engine.settings
         #: Length of a Set-Cookie header without its value, by attributes.
         self._cookie_rest: dict[tuple[t.Any, ...], int] = {}
+        #: A session cookie's ``Set-Cookie`` value after ``name=value``, by attributes.
+        self._cookie_tails: dict[tuple[t.Any, ...], str] = {}
         #: What a response that read the session varies on.
         self._vary_on = tuple(
             name
@@ -159,7 +162,7 @@ class HybridSessionInterface(SessionInterface):
         if "cookie" not in transports:
             state.presented.transport = "header"
             return None
-        return request.cookies.get(self.get_cookie_name(app)) or None
+        return _cookie(request, self.get_cookie_name(app)) or None
 
     # The SessionInterface contract.
 
@@ -174,10 +177,9 @@ class HybridSessionInterface(SessionInterface):
         if credential is None:
             return self._opened(app, request, self.session_class(state=state), secrets)
         state.presented.value = credential
+        ctx = self.context(app, secrets, state.presented.transport)
         try:
-            data = self.engine.open(
-                self.context(app, secrets, state.presented.transport), state, credential
-            )
+            data = self.engine.open(ctx, state, credential)
         except STORE_ERRORS as exc:
             logger.error("session store unavailable: %s: %s", type(exc).__name__, exc)
             setattr(g, UNAVAILABLE, type(exc).__name__)
@@ -187,8 +189,10 @@ class HybridSessionInterface(SessionInterface):
             security_log.info(
                 "rejected a %s credential%s: %s", state.presented.transport, where, exc
             )
-            fresh = SessionState.presenting(credential, state.presented.transport)
-            return self._opened(app, request, self.session_class(state=fresh), secrets)
+            state = SessionState.presenting(credential, state.presented.transport)
+            state.presented.opened_with = (secrets, ctx)
+            return self._opened(app, request, self.session_class(state=state), secrets)
+        state.presented.opened_with = (secrets, ctx)
         return self._opened(app, request, self.session_class(data, state=state, new=False), secrets)
 
     def _opened(
@@ -233,7 +237,7 @@ class HybridSessionInterface(SessionInterface):
         secrets = self.engine.secrets(app.config)
         if secrets is None:
             return
-        ctx = self.context(app, secrets, state.presented.transport)
+        ctx = self._save_context(app, secrets, state)
         sid_before, user_before = state.sid, state.user.id
         try:
             issue = self.engine.save(ctx, session)
@@ -247,6 +251,16 @@ class HybridSessionInterface(SessionInterface):
             state = session._state
             login.set_companion(app, response, ctx.ring, state.user.id, state.user.generation)
         self._signal(app, session, issue, sid_before, user_before)
+
+    def _save_context(self, app: Flask, secrets: tuple[bytes, ...], state: SessionState) -> Context:
+        """The context the session was opened with, its clock read again; a new
+        one when there was none (no credential came) or the secrets changed."""
+        opened = state.presented.opened_with
+        if opened is None or opened[0] != secrets:
+            return self.context(app, secrets, state.presented.transport)
+        ctx: Context = opened[1]
+        ctx.now = self.engine.clock()
+        return ctx
 
     def _signal(
         self,
@@ -291,8 +305,29 @@ class HybridSessionInterface(SessionInterface):
             response.delete_cookie(name, **attrs)
         else:
             expires = issue.expires if session.permanent else None
-            response.set_cookie(name, issue.value, **self._attrs(app, expires))
-        _vary(response, ("Cookie",))
+            attrs = self._attrs(app, expires)
+            header = self._cookie_header(name, issue.value, attrs) if expires is None else None
+            if header is not None and len(header) <= response.max_cookie_size:
+                response.headers.add("Set-Cookie", header)
+            else:
+                response.set_cookie(name, issue.value, **attrs)
+        if not session.accessed:  # else save_session has added it
+            _vary(response, ("Cookie",))
+
+    def _cookie_header(self, name: str, value: str, attrs: dict[str, t.Any]) -> str | None:
+        """The ``Set-Cookie`` value werkzeug's ``dump_cookie`` makes of a session
+        cookie, from its attributes' part measured once; None for a value
+        werkzeug would quote (never a credential of ours)."""
+        if not _UNQUOTED.fullmatch(value):
+            return None
+        key = (name, *attrs.values())
+        tail = self._cookie_tails.get(key)
+        if tail is None:
+            tail = dump_cookie(name, "", max_size=0, **attrs)[len(name) + 1 :]
+            if len(self._cookie_tails) >= 64:
+                self._cookie_tails.clear()
+            self._cookie_tails[key] = tail
+        return f"{name}={value}{tail}"
 
     def _unavailable(self, response: Response) -> None:
         # Flask calls save_session outside its error handlers: rewrite the
@@ -305,6 +340,34 @@ class HybridSessionInterface(SessionInterface):
         response.headers["Content-Type"] = "text/plain; charset=utf-8"
         response.headers["Cache-Control"] = "no-store"
         response.set_data(b"The session store is unavailable. Please retry shortly.\n")
+
+
+@functools.lru_cache(maxsize=16)
+def _cookie_pattern(name: str) -> re.Pattern[str]:
+    return re.compile(r"(?:^|;)[ \t]*" + re.escape(name) + r"[ \t]*(?:=([^;]*))?(?:;|$)")
+
+
+def _cookie(request: Request, name: str) -> str | None:
+    """The value of the first cookie ``name``, as ``request.cookies.get(name)``.
+
+    werkzeug would parse every cookie the browser sent: the ``Cookie``
+    header is searched for this one instead. Whatever is not plainly a value
+    of the credential alphabet (a quote anywhere, a space, another
+    character) goes through werkzeug, so the answer is always werkzeug's.
+    """
+    if "cookies" in request.__dict__:
+        return request.cookies.get(name)
+    header = request.environ.get("HTTP_COOKIE")
+    if not header:
+        return None
+    found = None if '"' in header else _cookie_pattern(name).search(header)
+    if found is not None:
+        value = (found.group(1) or "").strip(" \t")
+        if _UNQUOTED.fullmatch(value):
+            return value
+    elif '"' not in header:
+        return None
+    return request.cookies.get(name)
 
 
 def _vary(response: Response, names: tuple[str, ...]) -> None:
@@ -348,10 +411,10 @@ def _no_store(response: Response, *, private: bool) -> None:
     ``public``, ``max-age`` and ``s-maxage`` that the view set would tell a
     cache it may keep what must not be kept.
     """
-    control = response.cache_control
     if "Cache-Control" not in response.headers:
         response.headers["Cache-Control"] = "private, no-store" if private else "no-store"
         return
+    control = response.cache_control  # parsed: only when the view set one
     control.public = False
     control.max_age = None
     control.s_maxage = None

@@ -86,6 +86,11 @@ class KeyNames:
         return f"{self.prefix}{{u:{tag}}}:g"
 
     @property
+    def view(self) -> str:
+        """The channel revocations are published on (see :mod:`.stores.view`)."""
+        return f"{self.prefix}view"
+
+    @property
     def naming_key(self) -> str:
         return f"{self.prefix}naming-key"
 

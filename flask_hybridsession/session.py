@@ -45,6 +45,11 @@ class Presented:
     jti: str | None = None
     issued_at: int = 0
     expires_at: int = 0
+    #: The secrets and the context the interface opened the session with,
+    #: reused at save (one context per request).
+    opened_with: tuple[tuple[bytes, ...], t.Any] | None = dataclasses.field(
+        default=None, repr=False
+    )
 
 
 @dataclasses.dataclass(slots=True)

@@ -43,6 +43,7 @@ from .interface import HybridSessionInterface
 from .interface import serving
 from .keys import KeyNames
 from .session import HybridSessionData
+from .stores.view import settle
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -56,6 +57,7 @@ __all__ = [
     "interface",
     "login",
     "redis_keys",
+    "settle_views",
 ]
 
 
@@ -181,6 +183,19 @@ def decoded_session(app: Flask, source: FlaskClient | Response | str) -> dict[st
 
 
 # The embedded Redis server for pytest.
+
+
+def settle_views(timeout: float = 5.0) -> None:
+    """Wait until the revocation view of every app in this process has applied
+    what Redis has sent it so far.
+
+    A revocation made by the app under test is refused at once. One made
+    elsewhere (another process, ``FLUSHALL`` in a test, an eviction) reaches
+    the view within milliseconds: call this before asserting that it did.
+
+    :raises TimeoutError: a view did not catch up within ``timeout`` seconds.
+    """
+    settle(timeout)
 
 
 def redis_server_binary() -> str:

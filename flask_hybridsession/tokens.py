@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric import ed448
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import HMACAlgorithm
 
 from .errors import ConfigurationError
 
@@ -49,6 +50,11 @@ class InvalidToken(Exception):
     """A token failed a check; the message says which, never the token."""
 
 
+def _payload(claims: dict[str, t.Any]) -> bytes:
+    """A token's claims as PyJWT's ``jwt.encode`` serialises them (compact JSON)."""
+    return json.dumps(claims, separators=(",", ":")).encode()
+
+
 def b64encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -57,6 +63,46 @@ def b64decode(text: str) -> bytes:
     if not _B64.fullmatch(text):
         raise ValueError("not base64url")
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class _CheckedHMAC(HMACAlgorithm):
+    """PyJWT's HMAC, checking a key once rather than at every token.
+
+    PyJWT refuses an HMAC key that is empty or is really a PEM, SSH, DER or
+    JWK text; it checks that in ``prepare_key`` each time it signs, which costs
+    more than the signature. Our keys are derived bytes that never change, so
+    the checked key is kept (at most 64, for key rings of past secrets).
+    """
+
+    def __init__(self, hash_alg: t.Any) -> None:
+        super().__init__(hash_alg)
+        self._checked: dict[bytes, bytes] = {}
+
+    def prepare_key(self, key: str | bytes) -> bytes:
+        if not isinstance(key, bytes):
+            return super().prepare_key(key)
+        prepared = self._checked.get(key)
+        if prepared is None:
+            prepared = super().prepare_key(key)
+            if len(self._checked) >= 64:
+                self._checked.clear()
+            self._checked[key] = prepared
+        return prepared
+
+
+def _signer() -> jwt.PyJWS:
+    """PyJWT's signer, with its HMAC algorithms as :class:`_CheckedHMAC`."""
+    signer = jwt.PyJWS()
+    hashes = {"HS256": HMACAlgorithm.SHA256, "HS384": HMACAlgorithm.SHA384}
+    for name, hash_alg in {**hashes, "HS512": HMACAlgorithm.SHA512}.items():
+        signer.unregister_algorithm(name)
+        signer.register_algorithm(name, _CheckedHMAC(hash_alg))
+    return signer
+
+
+#: Signs every token (PyJWT's JWS layer; the claims are serialised here, as
+#: PyJWT's ``jwt.encode`` would, byte for byte).
+_SIGNER: t.Final = _signer()
 
 
 def _thumbprint(key: PublicKey) -> str:
@@ -142,8 +188,8 @@ class TokenCodec:
         if self.audience:
             claims["aud"] = self.audience
         kid, key = self._signing_key(ring)
-        return jwt.encode(
-            claims, key, algorithm=self.algorithm, headers={"kid": kid, "typ": TOKEN_TYPE}
+        return _SIGNER.encode(
+            _payload(claims), key, algorithm=self.algorithm, headers={"kid": kid, "typ": TOKEN_TYPE}
         )
 
     def length(self, ring: KeyRing, claims: dict[str, t.Any]) -> int:
@@ -167,7 +213,7 @@ class TokenCodec:
         extra = {"iss": self.issuer} if self.issuer else {}
         if self.audience:
             extra["aud"] = self.audience
-        payload = len(json.dumps({**claims, **extra}, separators=(",", ":")).encode())
+        payload = len(_payload({**claims, **extra}))
         return fixed + (4 * payload + 2) // 3
 
     def _signing_key(self, ring: KeyRing) -> tuple[str, t.Any]:

@@ -180,16 +180,28 @@ class TripCounter:
 class CountingConnection(redis.Connection):
     counter: TripCounter
 
+    #: Made by the app's pool: a request may wait on it. The revocation view
+    #: makes its own connection to listen on, which no request waits on.
+    counted = False
+
     def send_packed_command(self, command: t.Any, check_health: bool = True) -> None:
-        self.counter.trips += 1
+        if self.counted:
+            self.counter.trips += 1
         super().send_packed_command(command, check_health)  # type: ignore[no-untyped-call]
+
+
+class CountingPool(redis.ConnectionPool):
+    """Marks the connections it makes as counted (see :class:`CountingConnection`)."""
+
+    def make_connection(self) -> t.Any:
+        connection: t.Any = super().make_connection()
+        connection.counted = True
+        return connection
 
 
 def counting_client(server: RedisServer, counter: TripCounter) -> redis.Redis:
     connection_class = type("Counting", (CountingConnection,), {"counter": counter})
-    pool = redis.ConnectionPool(
-        host="127.0.0.1", port=server.port, connection_class=connection_class
-    )
+    pool = CountingPool(host="127.0.0.1", port=server.port, connection_class=connection_class)
     return redis.Redis(connection_pool=pool)
 
 

@@ -277,6 +277,7 @@ def test_stats_says_where_its_figures_come_from(
         "indexed_users": 1,
         "revoked": 0,
         "unacknowledged_revocations": 0,
+        "view_subscribers": 0,  # a server-mode app keeps no revocation view
     }
 
 

@@ -47,6 +47,15 @@ class AutoStore:
                 return self.jwt.save(ctx, session)
             except SessionTooLarge:
                 return self.server.save(ctx, session)  # a renewal that no longer fits
+        due = state.due
+        if not in_redis and not (due.rotate or due.login is not None or due.logout):
+            # A write of a session that lives in its token: the token is
+            # minted and measured; only one that no longer fits moves to
+            # Redis (nothing was sent or changed before the size check).
+            try:
+                return self.jwt.save(ctx, session)
+            except SessionTooLarge:
+                return self.server.save(ctx, session)
         budget = ctx.settings.max_cookie_bytes
         limit = budget * SHRINK_RATIO if in_redis else budget
         if self.jwt.fits(ctx, session, limit):

@@ -23,7 +23,8 @@ class Context:
     settings: Settings
     ring: KeyRing
     serializer: SessionSerializer
-    backend: RedisBackend | None
+    #: The Redis operations (a :class:`~.no_redis.NoRedis` without Redis).
+    backend: RedisBackend
     #: The revocation checks (:data:`~.revocation.NO_REVOCATION` without Redis).
     revocation: Revocation | NoRevocation
     #: The clock, Unix seconds.

@@ -55,7 +55,7 @@ class JwtStore:
     def __init__(
         self,
         codec: TokenCodec,
-        backend: RedisBackend | None,
+        backend: RedisBackend,
         server: ServerStore,
         verified: VerifiedTokens,
     ) -> None:
@@ -98,7 +98,7 @@ class JwtStore:
             try:
                 found = revocation.check(
                     sid,
-                    expect=token_hash(token_for(ctx, sid, jti)),
+                    expect=lambda: token_hash(token_for(ctx, sid, jti)),
                     now_ms=ctx.now_ms,
                     idle_ms=ctx.idle_ms,
                     epoch=state.stored.epoch,
@@ -134,7 +134,7 @@ class JwtStore:
                 return Issue(None) if session.modified and state.presented.value else None
             # Emptied: no token of this session opens again.
             ops = end_ops(ctx, state)
-            if ops and backend is not None:
+            if ops:
                 backend.run(ops)
             state.due.ended = True
             return Issue(None)
@@ -176,12 +176,12 @@ class JwtStore:
                 # it stays in Redis under the credential the client has.
                 return None
             raise SessionTooLarge(size, ctx.settings.max_cookie_bytes)
-        if moved and not state.due.rotate and backend is not None and state.stored.token_hash:
+        if moved and not state.due.rotate and state.stored.token_hash:
             # The session moves into the token: drop the Redis copy.
             ops.append(backend.drop(session.sid, state.stored.token_hash))
         generation_at = len(ops) + 1
         ops += indexing
-        replies = backend.run(ops) if ops and backend is not None else []
+        replies = backend.run(ops) if ops else []
         if indexing:
             state.user.generation = settle_index(ctx, replies[generation_at])
         token, verified = minted or self._mint(ctx, session.sid, state, data)

@@ -19,7 +19,6 @@ from ..session import new_sid
 if t.TYPE_CHECKING:
     from .base import Context
     from .redis_client import Op
-    from .redis_client import RedisBackend
 
 logger = logging.getLogger("flask_hybridsession")
 
@@ -65,14 +64,12 @@ def begin_save(ctx: Context, session: HybridSessionData, now: int) -> list[Op]:
     :return: the ops that end the old sid, to send in the save's round trip.
     """
     state = session._state
-    backend = ctx.backend
     ops: list[Op] = []
     if state.stored.origin is None:
         state.stored.created = now
         state.sid = session.sid  # a new session gets its id now
     if state.due.rotate and state.stored.origin is not None:
-        if backend is not None:
-            ops += _rotation_ops(ctx, state, session.sid)
+        ops += _rotation_ops(ctx, state, session.sid)
         state.due.old_sid = session.sid
         state.sid = new_sid()
     if state.due.login is not None:
@@ -91,7 +88,7 @@ def begin_save(ctx: Context, session: HybridSessionData, now: int) -> list[Op]:
 
 def _rotation_ops(ctx: Context, state: SessionState, sid: str) -> list[Op]:
     """End the sid a rotation replaces (a login, a logout, ``regenerate()``)."""
-    backend = t.cast("RedisBackend", ctx.backend)
+    backend = ctx.backend
     ops = [backend.end(sid, ctx.mark_ttl_ms(state.stored.created))]
     if state.user.tag is None:
         # A guest's token has no proof to take away: its record marks it.
@@ -117,7 +114,7 @@ def index_ops(ctx: Context, state: SessionState) -> list[Op]:
     The reply of the second op is the user's generation.
     """
     backend = ctx.backend
-    if backend is None or state.user.tag is None or state.sid is None:
+    if state.user.tag is None or state.sid is None:
         return []
     deadline = ctx.deadline(state.stored.created)
     # Where the session lives is not kept: sessions_for tells it from Redis.
@@ -151,7 +148,7 @@ def settle_index(ctx: Context, reply: list[t.Any]) -> int:
     """
     generation, dropped = int(reply[0]), [sid.decode() for sid in reply[1:]]
     if dropped:
-        backend = t.cast("RedisBackend", ctx.backend)
+        backend = ctx.backend
         backend.run([backend.end(sid, ctx.absolute * 1000 + 1000) for sid in dropped])
         logger.info("a login past HYBRID_SESSION_MAX_SESSIONS_PER_USER ended %d", len(dropped))
     return generation
@@ -182,7 +179,7 @@ def end_ops(ctx: Context, state: SessionState) -> list[Op]:
     ``HybridSession.logout()`` and ``revoke(sid)`` mark a guest's sid: the app asked.
     """
     backend = ctx.backend
-    if backend is None or state.sid is None:
+    if state.sid is None:
         return []
     if state.user.tag is None:
         if state.due.logout:

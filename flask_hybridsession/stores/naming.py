@@ -14,6 +14,7 @@ under the lost key is refused, never left alive under names nobody can find.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import typing as t
@@ -25,6 +26,8 @@ from ..keys import RECORDS
 if t.TYPE_CHECKING:
     from .base import Context
     from .redis_client import RedisBackend
+
+logger = logging.getLogger("flask_hybridsession")
 
 
 class NamingKey:
@@ -72,7 +75,17 @@ class NamingKey:
             ) from None
         if created:
             # A new key: any credential named under a lost one must not pass.
-            _new_epochs(backend)
+            if _new_epochs(backend):
+                # Revocation records were there: the app ran before, and
+                # Redis lost its naming key (an eviction under allkeys-*).
+                logger.warning(
+                    "Redis had lost the naming key under %r: a new one was made, and every"
+                    " credential of a signed-in user from before is refused (users sign in"
+                    " again). Keep Redis from evicting it: see the deployment docs.",
+                    backend.names.prefix,
+                )
+            else:
+                logger.info("made the naming key under %r", backend.names.prefix)
             if self.on_new_key is not None:
                 self.on_new_key()
         if not current:
@@ -86,11 +99,12 @@ class NamingKey:
         return backend.names.user_tag(self.load(ctx, backend), user_id)
 
 
-def _new_epochs(backend: RedisBackend) -> None:
-    """Drop every revocation record: each begins a new epoch at its next use."""
+def _new_epochs(backend: RedisBackend) -> int:
+    """Drop every revocation record: each begins a new epoch at its next use.
+
+    :return: how many records there were.
+    """
     names = [backend.names.record_at(number) for number in range(RECORDS)]
     if backend.single_slot:
-        backend.client.delete(*names)
-    else:
-        for name in names:
-            backend.client.delete(name)
+        return int(backend.client.delete(*names))
+    return sum(int(backend.client.delete(name)) for name in names)

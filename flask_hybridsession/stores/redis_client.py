@@ -15,6 +15,7 @@ from redis.exceptions import RedisClusterException
 
 from ..keys import KeyNames
 from . import scripts
+from . import view
 from .replication import Replication
 
 logger = logging.getLogger("flask_hybridsession")
@@ -45,6 +46,8 @@ class Op:
     script: scripts.Script
     keys: tuple[str, ...]
     args: tuple[bytes | str | int, ...]
+    #: What a revocation ends, for this process's views (see :mod:`.view`).
+    topic: str = ""
 
 
 class RedisBackend:
@@ -81,6 +84,10 @@ class RedisBackend:
         :raises redis.RedisError: Redis is unreachable, timed out or failed, or
             a reply was not the one of its call (the connections are dropped).
         """
+        topics = [op.topic for op in ops if op.topic]
+        if topics:
+            # Gone from this process's views before Redis is asked.
+            view.drop_everywhere(self.names.view, topics)
         nonces = [str(next(_nonces)).encode() for _ in ops]
         replies = self._send(ops, nonces)
         missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
@@ -301,11 +308,13 @@ class RedisBackend:
             scripts.END,
             (self.names.session(sid), self.names.revoked(sid), self.names.user_mark(sid)),
             (0 if ttl_ms is None else max(ttl_ms, 1000),),
+            "s:" + sid,
         )
 
     def mark(self, sid: str, until_ms: int, now_ms: int) -> Op:
         """Mark ``sid`` revoked in its record until ``until_ms``: reply ``[epoch]``."""
-        return Op(scripts.MARK, (self.names.record(sid),), (sid, until_ms, now_ms, new_epoch()))
+        args = (sid, until_ms, now_ms, new_epoch())
+        return Op(scripts.MARK, (self.names.record(sid),), args, "s:" + sid)
 
     def user_login(
         self,
@@ -366,6 +375,7 @@ class RedisBackend:
             scripts.USER_REVOKE,
             (self.names.user_index(tag), self.names.user_generation(tag), moved_to),
             (max(ttl_ms, 1000), new_generation()),
+            "u:" + tag,
         )
 
     def naming_key(self, candidate: bytes) -> Op:

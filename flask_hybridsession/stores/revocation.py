@@ -30,9 +30,11 @@ from redis.cluster import RedisCluster
 from ..keys import BASE64URL
 from ..keys import record_of
 from .redis_client import COPY
+from .redis_client import NO_COPY
 from .redis_client import REFUSED
 from .redis_client import STORE_ERRORS
 from .redis_client import RedisBackend
+from .view import RevocationView
 
 
 class _Forgets(t.Protocol):
@@ -56,6 +58,10 @@ class Verdict:
     fields: list[bytes]
 
 
+#: What the view answers for a token it holds: good, no copy in Redis.
+_GOOD: t.Final = Verdict(NO_COPY, 0, [])
+
+
 def verdict(replies: list[list[t.Any]]) -> Verdict:
     """Fold the replies of :meth:`RedisBackend.check`'s ops into one answer."""
     status, epoch, *fields = replies[0]
@@ -73,9 +79,13 @@ class Revocation:
 
     enabled: t.Literal[True] = True
 
-    def __init__(self, backend: RedisBackend, naming: _Forgets) -> None:
+    def __init__(
+        self, backend: RedisBackend, naming: _Forgets, view: RevocationView | None = None
+    ) -> None:
         self.backend = backend
         self.naming = naming
+        #: The tokens this process checked lately (None: every token is checked).
+        self.view = view
         #: The epoch of each record, as this process last saw it.
         self._epochs: dict[int, int] = {}
         #: How many times this process saw a record begin a new epoch (Redis lost it).
@@ -86,7 +96,7 @@ class Revocation:
         self,
         sid: str,
         *,
-        expect: bytes,
+        expect: t.Callable[[], bytes],
         now_ms: int,
         idle_ms: int,
         epoch: int | None = None,
@@ -97,14 +107,24 @@ class Revocation:
         """Check a credential of ``sid``; one round trip (two for a server
         session of a user on a cluster, whose user is known only from its copy).
 
+        A token (not ``server``) that the view holds as good costs nothing.
+
+        :param expect: the hash a Redis copy of the session must carry; made
+            only when Redis is asked.
+
         :raises redis.RedisError: Redis is unavailable.
         """
+        view = None if server else self.view
+        proofs = (sid, epoch, tag, generation)
+        if view is not None and view.holds(*proofs, now_ms / 1000):
+            return _GOOD
+        seen = view.seen() if view is not None else 0
         backend = self.backend
         found = verdict(
             backend.run(
                 backend.check(
                     sid,
-                    expect=expect,
+                    expect=expect(),
                     now_ms=now_ms,
                     idle_ms=idle_ms,
                     epoch=epoch,
@@ -117,6 +137,8 @@ class Revocation:
         if found.status == COPY and not backend.single_slot:
             found = self._copy_proofs(sid, found, now_ms)
         self.learn(sid, found.epoch)
+        if view is not None and found.status == NO_COPY:
+            view.keep(seen, *proofs, now_ms / 1000)
         return found
 
     def _copy_proofs(self, sid: str, found: Verdict, now_ms: int) -> Verdict:
@@ -179,6 +201,8 @@ class Revocation:
                 return
             self.losses += 1
             first = self.losses == 1
+        if self.view is not None:
+            self.view.drop("*")
         # Whatever lost the record may have lost the naming key: read it again.
         self.naming.forget()
         if first:
@@ -193,6 +217,7 @@ class NoRevocation:
     """jwt mode with ``HYBRID_SESSION_REVOCATION = False``: no Redis, no checks."""
 
     enabled: t.Literal[False] = False
+    view: t.Final = None
     losses: t.Final = 0
 
 

@@ -14,6 +14,10 @@ Two rules hold for every script:
 - The first write that can grow memory is one Redis refuses under ``maxmemory``
   (``SET``, ``HSET``, ``ZADD``): Redis checks only a script's first write, so
   under ``noeviction`` a flood stops at the limit instead of passing it.
+- What a script revokes (a sid, a user's generation, a record's epoch) it
+  publishes on ``<prefix>view``, as its key's hash tag (``s:<sid>``,
+  ``u:<tag>``, ``r:<n>``), with ``tell``: every process's
+  :mod:`revocation view <.view>` drops it.
 
 Fail closed: a logged-in credential passes only while its proofs are present
 (the sid's user mark, and its user's generation equal to the one it carries);
@@ -55,7 +59,15 @@ class Script:
 # new epoch from the caller's candidate, and every credential of the old one
 # is refused. Returns the epoch and whether it is new.
 # marked: whether the record holds a live mark of sid (score = its end, ms).
-_FUNCTIONS: t.Final = """
+# tell: see the third rule above.
+_TELL: t.Final = """
+local function tell(key, topic)
+  redis.call('PUBLISH', string.match(key, '^(.-){') .. 'view', topic or string.match(key, '{(.-)}'))
+end
+"""
+_FUNCTIONS: t.Final = (
+    _TELL
+    + """
 local function generation_of(raw)
   if type(raw) == 'string' and #raw <= 18 and string.match(raw, '^%d+$') then
     return tonumber(raw)
@@ -68,6 +80,7 @@ local function record_epoch(key, candidate)
   if epoch and epoch < 0 then return -epoch, false end
   if type(score) == 'table' then redis.call('DEL', key) end
   redis.call('ZADD', key, -tonumber(candidate), '#e')
+  tell(key)
   return tonumber(candidate), true
 end
 local function marked(key, sid, now)
@@ -79,6 +92,7 @@ local function reply(list, nonce)
   return list
 end
 """
+)
 
 #: KEYS: session hash, tombstone, user mark, and on one server the sid's
 #: revocation record. ARGV: nonce, sid, the token hash a Redis copy must have,
@@ -186,7 +200,8 @@ return {ARGV[1], 0, epoch}
 #: back, and a replay of the same write (a retried pipeline) counts as done.
 WRITE: t.Final = Script(
     "write",
-    """
+    _TELL
+    + """
 local nonce = ARGV[1]
 if redis.call('EXISTS', KEYS[2]) == 1 then return {nonce, -1} end
 local kind = redis.call('TYPE', KEYS[1]).ok
@@ -209,6 +224,8 @@ end
 local meta = {'a', ARGV[5], 'l', ARGV[4]}
 if ARGV[3] ~= '' then meta[5] = 't'; meta[6] = ARGV[3] end
 redis.call('HSET', KEYS[1], unpack(meta))
+-- A new copy: a token of the sid that opened by itself opens no more.
+if ARGV[2] == '' then tell(KEYS[1]) end
 local n = tonumber(ARGV[8])
 local first, last = 9, 8 + 2 * n
 -- unpack() is bounded by the Lua C stack: send large writes in slices.
@@ -238,13 +255,15 @@ return {nonce, 1}
 END: t.Final = Script(
     "end",
     revokes=True,
-    source="""
+    source=_TELL
+    + """
 local fresh = redis.call('EXISTS', KEYS[2]) == 0 and 1 or 0
 local known = redis.call('EXISTS', KEYS[1], KEYS[3]) > 0 and 1 or 0
 local tag = redis.pcall('GET', KEYS[3])
 if type(tag) ~= 'string' then tag = '' end
 if tonumber(ARGV[2]) > 0 then redis.call('SET', KEYS[2], '1', 'PX', ARGV[2]) end
 redis.call('DEL', KEYS[1], KEYS[3])
+tell(KEYS[1])
 return {ARGV[1], fresh, known, tag}
 """,
 )
@@ -259,6 +278,7 @@ MARK: t.Final = Script(
     + """
 local epoch = record_epoch(KEYS[1], ARGV[5])
 redis.call('ZADD', KEYS[1], 'GT', ARGV[3], ARGV[2])
+tell(KEYS[1], 's:' .. ARGV[2])
 local past = redis.call('ZRANGEBYSCORE', KEYS[1], 0, ARGV[4], 'LIMIT', 0, 100)
 if #past > 0 then redis.call('ZREM', KEYS[1], unpack(past)) end
 return {ARGV[1], epoch}
@@ -319,6 +339,7 @@ local gen = generation_of(raw)
 if not gen then
   gen = tonumber(ARGV[9])
   redis.call('SET', KEYS[2], ARGV[9])
+  tell(KEYS[2])
 end
 local keep = math.max(ttl, tonumber(ARGV[7]))
 if redis.call('PTTL', KEYS[2]) < keep then redis.call('PEXPIRE', KEYS[2], keep) end
@@ -396,8 +417,10 @@ return {ARGV[1], redis.call('HDEL', KEYS[1], ARGV[2], ARGV[2] .. ':ls', ARGV[2] 
 USER_REVOKE: t.Final = Script(
     "user_revoke",
     revokes=True,
-    source="""
+    source=_TELL
+    + """
 redis.call('SET', KEYS[2], ARGV[3])
+tell(KEYS[2])
 if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
 local kind = redis.call('TYPE', KEYS[1]).ok
 if kind == 'none' then return {ARGV[1], 0} end
@@ -421,17 +444,5 @@ return {ARGV[1], redis.call('GET', KEYS[1]), created}
 """,
 )
 
-ALL: t.Final = (
-    CHECK,
-    EPOCH,
-    WRITE,
-    END,
-    MARK,
-    DROP,
-    SET_MARK,
-    USER_LOGIN,
-    USER_CHECK,
-    USER_DROP,
-    USER_REVOKE,
-    NAMING_KEY,
-)
+#: Every script above, loaded all at once when Redis lacks one.
+ALL: t.Final = tuple(script for script in tuple(globals().values()) if isinstance(script, Script))

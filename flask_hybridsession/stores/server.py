@@ -85,7 +85,7 @@ def _seal_field(ctx: Context, sid: str, salt: bytes, key: str, raw: bytes) -> tu
 class ServerStore:
     """Keeps sessions in Redis hashes, one sealed field per session key."""
 
-    def __init__(self, backend: RedisBackend | None) -> None:
+    def __init__(self, backend: RedisBackend) -> None:
         self.backend = backend
 
     def load(self, ctx: Context, state: SessionState, credential: str) -> dict[str, t.Any] | None:
@@ -97,7 +97,7 @@ class ServerStore:
         state.presented.kind = "server"
         found = revocation.check(
             sid,
-            expect=token_hash(credential),
+            expect=lambda: token_hash(credential),
             now_ms=ctx.now_ms,
             idle_ms=ctx.idle_ms,
             server=True,
@@ -154,8 +154,6 @@ class ServerStore:
 
     def save(self, ctx: Context, session: HybridSessionData) -> Issue | None:
         backend = self.backend
-        if backend is None:  # pragma: no cover - settings guarantee Redis here
-            raise HybridSessionError("server mode needs Redis")
         state = session._state
         data = dict(session)
         if not data:

@@ -68,3 +68,48 @@ def test_sessions_of_many_users_spread_over_every_master(
     with app.app_context():
         assert app.extensions["hybrid_session"].revoke_user("alice") == 15
         assert len(app.extensions["hybrid_session"].sessions_for("bob")) == 15
+
+
+def test_the_revocation_view_listens_on_every_master(
+    make_login_app: AppFactory, cluster: LocalCluster, rdb: t.Any
+) -> None:
+    """One listener per master: a message reaches it from any node, and a
+    user's generation changed on its own node (tracking) drops the user."""
+    from flask_hybridsession import admin
+    from flask_hybridsession.keys import KeyNames
+    from flask_hybridsession.testing import settle_views
+
+    from ..forging import read_jwt
+    from .support import credential_of
+    from .support import replay
+    from .test_revocation_view import holding
+    from .test_revocation_view import view_of
+
+    # A prefix of its own: the views of the module's other apps listen on theirs.
+    app = make_login_app("auto", HYBRID_SESSION_KEY_PREFIX="view-every-master:")
+    alice, bob = app.test_client(), app.test_client()
+    alice.post("/login/alice")
+    bob.post("/login/bob")
+    holding(app, alice)
+    holding(app, bob)
+    view = view_of(app)
+    engine = app.session_interface.engine  # type: ignore[attr-defined]
+    assert admin.stats(engine, app)["view_subscribers"] == len(
+        rdb.get_primaries()
+    )  # one per master
+
+    # A message published anywhere reaches the view (the nodes pass it on).
+    sid = read_jwt(credential_of(bob))[1]["sid"]
+    hits = view.hits
+    rdb.publish("view-every-master:view", f"s:{sid}")
+    settle_views()
+    assert bob.get("/me").status_code == 200
+    assert view.hits == hits  # asked Redis again
+
+    # Alice's generation replaced behind the app's back, on its own node.
+    with app.test_request_context():
+        tag = engine.user_tag(engine.context(app.config, engine.secrets(app.config)), "alice")
+    credential = credential_of(alice)
+    rdb.set(KeyNames("view-every-master:").user_generation(tag), "1234567890123456")
+    settle_views()
+    assert replay(app, credential).status_code == 401

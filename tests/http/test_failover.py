@@ -10,6 +10,7 @@ import threading
 import time
 
 import pytest
+import redis
 
 from ..conftest import RedisServer
 from ..conftest import build_app
@@ -166,3 +167,47 @@ def test_health_reports_reachability_and_latency() -> None:
         off = build_app("jwt", HYBRID_SESSION_REVOCATION=False)
         with off.app_context():
             assert off.extensions["hybrid_session"].health()["redis"] == "not used"
+
+
+def test_the_revocation_view_follows_a_failover(sentinel: LocalSentinel) -> None:
+    """Empty while the master is gone, listening to the new one after: a change
+    made there reaches it."""
+    from flask_hybridsession.keys import KeyNames
+    from flask_hybridsession.testing import settle_views
+
+    from ..conftest import build_login_app
+    from .support import credential_of
+    from .support import replay
+    from .test_revocation_view import holding
+    from .test_revocation_view import view_of
+
+    app = build_login_app("jwt", HYBRID_SESSION_REDIS_URL=sentinel.url)
+    client = app.test_client()
+    client.post("/login/alice")
+    holding(app, client)
+    view = view_of(app)
+    old_master = sentinel.master.port
+    assert sentinel.master.process is not None
+    os.kill(sentinel.master.process.pid, signal.SIGKILL)
+    sentinel.master.process.wait(10)
+    sentinel.master.process = None
+    deadline = time.monotonic() + MAX_SECONDS
+    while view.live or len(view):
+        assert time.monotonic() < deadline, "the view kept answering for a dead master"
+        time.sleep(0.01)
+    while sentinel.master_port() in (None, old_master):
+        assert time.monotonic() < deadline, "no failover"
+        time.sleep(0.05)
+    while not view.live:
+        client.get("/me")
+        assert time.monotonic() < deadline, "the view did not come back"
+        time.sleep(0.05)
+    holding(app, client)
+    engine = app.session_interface.engine
+    with app.test_request_context():
+        tag = engine.user_tag(engine.context(app.config, engine.secrets(app.config)), "alice")
+    credential = credential_of(client)
+    master = redis.Redis(port=sentinel.master_port())
+    master.set(KeyNames("hs:").user_generation(tag), "1234567890123456")
+    settle_views()
+    assert replay(app, credential).status_code == 401

@@ -48,7 +48,11 @@ def meter(redis_server: RedisServer, rdb: redis.Redis) -> Meter:
 
 
 def _app(meter: Meter, mode: str, **config: t.Any) -> Flask:
+    """The budgets of a sid's first request in a process: the revocation view,
+    which makes repeated reads cost nothing, has its own tests
+    (test_revocation_view.py)."""
     client = counting_client(meter.server, meter.counter)
+    config.setdefault("HYBRID_SESSION_REVOCATION_VIEW", False)
     return build_app(mode, HYBRID_SESSION_REDIS=client, **config)
 
 

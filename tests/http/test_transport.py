@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import typing as t
+
 import pytest
 from flask import Flask
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 
 from flask_hybridsession import ConfigurationError
 
@@ -136,3 +141,60 @@ def test_host_cookie_under_an_application_root_is_refused(make_app: AppFactory) 
             SESSION_COOKIE_SECURE=True,
             APPLICATION_ROOT="/shop",
         )
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {},
+        {"SESSION_COOKIE_DOMAIN": "shop.example", "SESSION_COOKIE_SECURE": True},
+        {"SESSION_COOKIE_SAMESITE": "Strict", "SESSION_COOKIE_PATH": "/shop"},
+        {"SESSION_COOKIE_SAMESITE": None, "SESSION_COOKIE_HTTPONLY": False},
+        {"SESSION_COOKIE_PARTITIONED": True, "SESSION_COOKIE_SECURE": True},
+        {"SESSION_COOKIE_NAME": "__Host-s", "SESSION_COOKIE_SECURE": True},
+    ],
+)
+def test_the_set_cookie_header_is_the_one_werkzeug_makes(
+    make_app: AppFactory, config: dict[str, object]
+) -> None:
+    """The extension writes a session cookie's header from its attributes'
+    part, measured once: byte for byte what ``response.set_cookie`` makes."""
+    from werkzeug.http import dump_cookie
+
+    app = make_app("jwt", **config)
+    interface = app.session_interface
+    attrs: dict[str, t.Any] = {
+        "domain": interface.get_cookie_domain(app),
+        "path": interface.get_cookie_path(app),
+        "secure": interface.get_cookie_secure(app),
+        "httponly": interface.get_cookie_httponly(app),
+        "samesite": interface.get_cookie_samesite(app),
+        "partitioned": interface.get_cookie_partitioned(app),
+    }
+    client = app.test_client()
+    for key in ("a", "b"):  # the second from the kept part
+        response = client.post(f"/set/{key}/v")
+        [header] = response.headers.getlist("Set-Cookie")
+        name, value = header.split(";", 1)[0].split("=", 1)
+        assert name == interface.get_cookie_name(app) and value.count(".") == 2
+        assert header == dump_cookie(name, value, **attrs)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet=' \t;="\\sesionHtd.b-_xé,%', max_size=12), min_size=0, max_size=6
+    ).map(";".join),
+    st.sampled_from(["session", "__Host-s", "s.id"]),
+)
+def test_the_session_cookie_is_read_as_werkzeug_reads_it(header: str, name: str) -> None:
+    """The interface finds its cookie in the ``Cookie`` header without parsing
+    every cookie: whatever the header, the answer is ``request.cookies.get``'s."""
+    from flask import Request
+    from werkzeug.test import EnvironBuilder
+
+    from flask_hybridsession.interface import _cookie
+
+    environ = EnvironBuilder(headers=[("Cookie", header)]).get_environ()
+    expected = Request(dict(environ)).cookies.get(name)
+    assert _cookie(Request(dict(environ)), name) == expected

@@ -30,6 +30,7 @@ from werkzeug.http import dump_cookie
 from werkzeug.test import TestResponse
 
 from flask_hybridsession.testing import redis_keys
+from flask_hybridsession.testing import settle_views
 
 from ..conftest import AppFactory
 from ..forging import VIAS
@@ -288,8 +289,10 @@ def _corrupt(rdb: redis.Redis, keys: dict[str, str], recipe: RedisRecipe) -> Non
             field = name.encode()
         rdb.hset(session_key, field, recipe.value)
         rdb.expire(session_key, 3600)
-        return
-    _write(rdb, keys.get(recipe.target, keys["key:session"]), recipe, None)
+    else:
+        _write(rdb, keys.get(recipe.target, keys["key:session"]), recipe, None)
+    # Changed behind the app's back: let the revocation views hear of it.
+    settle_views()
 
 
 @fuzz(300)

@@ -115,6 +115,33 @@ def test_round_trip_with_a_key_derived_from_the_secret(algorithm: str) -> None:
     assert jwt.decode(token, key, algorithms=[algorithm], options=options) == claims
 
 
+@pytest.mark.parametrize("algorithm", ["HS256", "HS384", "HS512"])
+def test_encode_makes_the_token_pyjwts_jwt_encode_makes(algorithm: str) -> None:
+    """The claims are serialised here and signed by PyJWT's JWS layer: byte for
+    byte the token ``jwt.encode`` makes, every time (the key is checked once)."""
+    codec, ring = settings_codec(HYBRID_SESSION_JWT_ALGORITHM=algorithm), keyring(algorithm)
+    kid, key = ring.signing[0]
+    for ct in ("", "x", 'é \u2028 "quoted"'):
+        claims = session_claims(ct=ct)
+        expected = jwt.encode(
+            dict(claims), key, algorithm=algorithm, headers={"kid": kid, "typ": TOKEN_TYPE}
+        )
+        assert codec.encode(ring, dict(claims)) == expected
+        assert codec.encode(ring, dict(claims)) == expected
+
+
+@pytest.mark.parametrize(
+    "key",
+    [b"", b"-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n", b"ssh-rsa AAAAB3Nza"],
+)
+def test_the_signer_still_refuses_what_pyjwt_refuses_as_an_hmac_key(key: bytes) -> None:
+    from flask_hybridsession.tokens import _SIGNER
+
+    for _ in range(2):  # a refused key is not kept as checked
+        with pytest.raises(jwt.InvalidKeyError):
+            _SIGNER.encode(b"{}", key, algorithm="HS256")
+
+
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 
 
