@@ -19,6 +19,8 @@ import os
 import threading
 import typing as t
 
+import redis
+
 from ..crypto import DecryptError
 from ..errors import ConfigurationError
 from ..keys import RECORDS
@@ -106,5 +108,12 @@ def _new_epochs(backend: RedisBackend) -> int:
     """
     names = [backend.names.record_at(number) for number in range(RECORDS)]
     if backend.single_slot:
-        return int(backend.client.delete(*names))
-    return sum(int(backend.client.delete(name)) for name in names)
+        dropped = int(backend.client.delete(*names))
+    else:
+        dropped = sum(int(backend.client.delete(name)) for name in names)
+    # Every view drops what it holds: a check kept meanwhile proved the old epochs.
+    try:
+        backend.client.publish(backend.names.view, "r:*")
+    except redis.ResponseError:
+        pass  # an ACL user without the channel: no view of it listens either
+    return dropped

@@ -86,8 +86,18 @@ class RedisBackend:
         """
         topics = [op.topic for op in ops if op.topic]
         if topics:
-            # Gone from this process's views before Redis is asked.
+            # Gone from this process's views before Redis is asked...
             view.drop_everywhere(self.names.view, topics)
+        try:
+            return self._run(ops)
+        finally:
+            if topics:
+                # ...and again once it has answered: a check of this process
+                # that Redis ran just before the revocation may have been
+                # kept meanwhile, before the message comes back.
+                view.drop_everywhere(self.names.view, topics)
+
+    def _run(self, ops: t.Sequence[Op]) -> list[list[t.Any]]:
         nonces = [str(next(_nonces)).encode() for _ in ops]
         replies = self._send(ops, nonces)
         missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
@@ -296,7 +306,10 @@ class RedisBackend:
         for name, value in fields.items():
             args += (name, value)
         args += deleted
-        return Op(scripts.WRITE, (self.names.session(sid), self.names.revoked(sid)), tuple(args))
+        keys = (self.names.session(sid), self.names.revoked(sid))
+        # A new copy (a session moving into Redis): an older token of the sid
+        # no longer opens by itself, here at once, elsewhere by the message.
+        return Op(scripts.WRITE, keys, tuple(args), "" if expect else "s:" + sid)
 
     def end(self, sid: str, ttl_ms: int | None) -> Op:
         """End ``sid``: reply ``[not ended before, known to Redis, user tag]``.

@@ -15,9 +15,9 @@ Two rules hold for every script:
   (``SET``, ``HSET``, ``ZADD``): Redis checks only a script's first write, so
   under ``noeviction`` a flood stops at the limit instead of passing it.
 - What a script revokes (a sid, a user's generation, a record's epoch) it
-  publishes on ``<prefix>view``, as its key's hash tag (``s:<sid>``,
-  ``u:<tag>``, ``r:<n>``), with ``tell``: every process's
-  :mod:`revocation view <.view>` drops it.
+  publishes on ``<prefix>view`` as its key's hash tag (``s:<sid>``, ``u:<tag>``,
+  ``r:<n>``) with ``tell``, for every :mod:`revocation view <.view>`; never
+  failing the script (an ACL user without the channel, as Redis 7's default).
 
 Fail closed: a logged-in credential passes only while its proofs are present
 (the sid's user mark, and its user's generation equal to the one it carries);
@@ -62,7 +62,8 @@ class Script:
 # tell: see the third rule above.
 _TELL: t.Final = """
 local function tell(key, topic)
-  redis.call('PUBLISH', string.match(key, '^(.-){') .. 'view', topic or string.match(key, '{(.-)}'))
+  local channel = string.match(key, '^(.-){') .. 'view'
+  redis.pcall('PUBLISH', channel, topic or string.match(key, '{(.-)}'))
 end
 """
 _FUNCTIONS: t.Final = (

@@ -44,9 +44,9 @@ logger = logging.getLogger("flask_hybridsession")
 #: How long (s) a checked token opens without asking Redis again.
 MAX_AGE: t.Final = 60.0
 #: How long (s) the listener waits for a message before it pings the server.
-PING_EVERY: t.Final = 1.0
+PING_EVERY: t.Final = 0.5
 #: How long (s) a ping may go unanswered before the connection counts as lost.
-PONG_TIMEOUT: t.Final = 3.0
+PONG_TIMEOUT: t.Final = 1.0
 #: The listener's pauses (s) between tries to subscribe again, doubling.
 RETRY_PAUSES: t.Final = (0.05, 0.1, 0.2, 0.5, 1.0)
 

@@ -430,3 +430,107 @@ def test_a_loss_refuses_what_the_view_held(mode: str, loss: str) -> None:
         credential = credential_of(client)
         lose(server, loss)  # and settle_views()
         assert replay(app, credential).status_code == 401
+
+
+def test_the_revoking_process_never_keeps_what_it_revoked(server: RedisServer) -> None:
+    """A check of this process that Redis ran just before the revocation, and
+    that is kept once Redis has answered, is dropped again when the revoking
+    call returns: it never waits for the message.
+
+    ``quiet`` is a view of the same channel that hears no message (it has no
+    listener): only this process's own drops reach it, so nothing but the
+    revoking call can undo the kept check."""
+    app = build_login_app("jwt", HYBRID_SESSION_REDIS_URL=server.url)
+    client = app.test_client()
+    client.post("/login/alice")
+    holding(app, client)
+    credential = credential_of(client)
+    sid = read_jwt(credential)[1]["sid"]
+    entry = view_of(app)._entries[sid]
+    proofs = (sid, entry.epoch, entry.tag, entry.generation)
+    backend = app.session_interface.engine.backend  # type: ignore[attr-defined]
+    quiet = RevocationView(server.client(), backend.names.view, 10)
+    quiet._pid, quiet._live = os.getpid(), True
+    run = backend._run
+
+    def interleaved(ops: t.Any) -> t.Any:
+        # Another thread's check: it starts after the first drop, Redis runs
+        # it before the call that ends the sid, and it is kept as soon as
+        # that call's answer is back.
+        if not any(op.topic == "s:" + sid for op in ops):
+            return run(ops)
+        seen = quiet.seen()
+        replies = run(ops)
+        quiet.keep(seen, *proofs, time.time())
+        assert quiet.holds(*proofs, time.time())
+        return replies
+
+    backend._run = interleaved
+    try:
+        with app.app_context():
+            app.extensions["hybrid_session"].revoke(sid)
+    finally:
+        del backend._run
+    assert not quiet.holds(*proofs, time.time())
+    assert replay(app, credential).status_code == 401
+
+
+def test_a_session_moving_into_redis_leaves_its_older_tokens_behind_at_once(
+    server: RedisServer,
+) -> None:
+    """auto: the view held the sid as good in its token; the write that moves
+    it into Redis drops it here before Redis is asked (HS-54), without waiting
+    for the message."""
+    app = build_app(
+        "auto", HYBRID_SESSION_REDIS_URL=server.url, HYBRID_SESSION_MAX_COOKIE_BYTES=1200
+    )
+    holder = app.test_client()
+    holder.post("/set/cart/pear")
+    holding(app, holder, "/get/cart")
+    older = credential_of(holder)
+    holder.post("/set/note/n")  # a newer token of the same sid (its write moves it)
+    holder.post("/set/big/" + "b" * 1500)  # past the budget: it moves into Redis
+    assert credential_of(holder).startswith("v1.")
+    intruder = app.test_client()
+    intruder.set_cookie("session", older)
+    body = intruder.get("/get/big").json
+    assert body is not None and body["new"] is True and body["value"] == "None"
+
+
+@pytest.mark.parametrize("mode", ["jwt", "server", "auto"])
+def test_an_acl_user_without_the_channel_keeps_sessions_and_revocations_working(
+    server: RedisServer, mode: str
+) -> None:
+    """Redis 7 gives a new ACL user no pub/sub channel: the scripts' messages
+    are dropped, nothing fails half-way, and the view never goes live."""
+    admin_client = server.client()
+    password = "view-acl-0123456789"
+    admin_client.execute_command(  # type: ignore[no-untyped-call]
+        "ACL", "SETUSER", "hs-nochannel", "on", f">{password}", "~*", "+@all", "resetchannels"
+    )
+    try:
+        url = f"redis://hs-nochannel:{password}@127.0.0.1:{server.port}/0"
+        app = build_login_app(mode, HYBRID_SESSION_REDIS_URL=url)
+        client = app.test_client()
+        assert client.post("/login/alice").status_code == 200
+        credential = credential_of(client)
+        assert client.get("/me").text == "alice"
+        assert client.post("/logout").status_code == 200
+        assert replay(app, credential).status_code == 401
+        again = app.test_client()
+        again.post("/login/alice")
+        second = credential_of(again)
+        assert again.post("/logout-all").status_code == 200
+        assert replay(app, second).status_code == 401
+        with app.app_context():
+            health = app.extensions["hybrid_session"].health()
+        if mode == "server":
+            assert health["revocation_view"] == {"enabled": False}
+        else:
+            # It tried (the first check started it) and cannot subscribe.
+            assert health["revocation_view"]["live"] is False
+        # No script stopped between its writes: every session key has its TTL.
+        for key in admin_client.scan_iter("hs:{s:*"):
+            assert admin_client.pttl(key) > 0, key
+    finally:
+        admin_client.acl_deluser("hs-nochannel")

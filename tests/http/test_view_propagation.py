@@ -22,7 +22,9 @@ def test_every_process_refuses_every_revocation(disrupt: str) -> None:
     assert result["views_held_at_start"] == [COUNT] * propagation.WORKERS
     retried, failed = (int(n) for n in result["failed_then_retried"].split("/"))
     assert retried == failed
-    assert result["revocations"] + retried == COUNT
+    # A revocation Redis refused during the disruption was made again until it
+    # took, and its window measured from then: every one of them has a window.
+    assert result["revocations"] == COUNT
     # Every watched revocation was refused by the three other processes.
     assert result["still_accepted_after_the_watch"] == 0
     assert result["revoked_tokens_accepted_at_the_end"] == 0
