@@ -318,8 +318,8 @@ class HybridSessionInterface(SessionInterface):
         """The ``Set-Cookie`` value werkzeug's ``dump_cookie`` makes of a session
         cookie, from its attributes' part measured once; None for a value
         werkzeug would quote (never a credential of ours)."""
-        if not _UNQUOTED.fullmatch(value):
-            return None
+        if not _UNQUOTED.fullmatch(value) or not name.isascii():
+            return None  # werkzeug quotes the value, or re-encodes the name
         key = (name, *attrs.values())
         tail = self._cookie_tails.get(key)
         if tail is None:

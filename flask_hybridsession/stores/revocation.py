@@ -25,6 +25,7 @@ import logging
 import threading
 import typing as t
 
+import redis
 from redis.cluster import RedisCluster
 
 from ..keys import BASE64URL
@@ -262,8 +263,25 @@ def durability(client: t.Any) -> dict[str, t.Any]:
         "maxmemory_policy": policy,
         "evicting": maxmemory > 0 and policy != "noeviction",
         "aof_enabled": bool(int(info.get("aof_enabled", 0) or 0)),
+        "rdb_save_points": _save_points(client),
         "replicas": int(info.get("connected_slaves", 0) or 0),
     }
+
+
+def _save_points(client: t.Any) -> str | None:
+    """Redis's RDB ``save`` schedule ("" for none), or None where it may not be read.
+
+    INFO does not show it: ``CONFIG GET save``, which an ACL user, a managed
+    Redis or a Cluster (one answer per node) may not give.
+    """
+    if isinstance(client, RedisCluster):
+        return None
+    try:
+        found = client.config_get("save")
+    except redis.ResponseError:
+        return None
+    value = found.get("save") if isinstance(found, dict) else None
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def warn_if_evicting(client: t.Any) -> dict[str, t.Any] | None:

@@ -296,6 +296,11 @@ def test_hs49_init_app_warns_where_redis_may_evict_and_health_says_so(
     assert report["evicting"] is evicting
     assert report["maxmemory_policy"] == policy
     assert report["aof_enabled"] is False
+    assert report["rdb_save_points"] == ""  # the fixture's --save ""
+    server.client().config_set("save", "3600 1")
+    with app.app_context():
+        assert app.extensions["hybrid_session"].health()["rdb_save_points"] == "3600 1"
+    server.client().config_set("save", "")
     assert report["epoch_losses"] == 0
     lose(server, "flushall")
     _, credential = logged_in(app)
