@@ -38,13 +38,13 @@ BUILDERS: t.Final[dict[str, tuple[str, t.Callable[[int], Flask]]]] = {
         "B2 Flask-Session, no refresh",
         lambda port: peers.flask_session_app(_client(port), refresh=False),
     ),
-    "jwt": ("ours jwt", lambda port: peers.ours_app("jwt", _client(port))),
+    "jwt": ("ours jwt", lambda port: peers.ours_app("jwt", port)),
     "jwt-norev": (
         "ours jwt, revocation off",
-        lambda port: peers.ours_app("jwt", _client(port), HYBRID_SESSION_REVOCATION=False),
+        lambda port: peers.ours_app("jwt", port, HYBRID_SESSION_REVOCATION=False),
     ),
-    "server": ("ours server", lambda port: peers.ours_app("server", _client(port))),
-    "auto": ("ours auto", lambda port: peers.ours_app("auto", _client(port))),
+    "server": ("ours server", lambda port: peers.ours_app("server", port)),
+    "auto": ("ours auto", lambda port: peers.ours_app("auto", port)),
 }
 
 

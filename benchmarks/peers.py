@@ -69,6 +69,7 @@ from flask_hybridsession.errors import ConfigurationError
 
 from .wire import Wire
 from .wire import commands_run
+from .wire import count_trips_of
 from .wire import counting_client
 from .wire import exit_on_sigterm
 from .wire import start_server
@@ -202,16 +203,26 @@ def flask_session_app(client: redis.Redis, *, refresh: bool, shop: Shop = SHOP) 
     return app
 
 
-def ours_app(mode: str, client: redis.Redis, shop: Shop = SHOP, **config: t.Any) -> Flask:
+def ours_app(mode: str, redis_at: redis.Redis | int, shop: Shop = SHOP, **config: t.Any) -> Flask:
     """The shop on flask-hybridsession.
+
+    ``redis_at`` a port: connected as the docs configure it, by
+    ``HYBRID_SESSION_REDIS_URL`` (the package builds its own client), with
+    the trips counted as the peers' counting clients count theirs. A client:
+    given as ``HYBRID_SESSION_REDIS``, used through its public API.
 
     :raises ConfigurationError: a ``HYBRID_SESSION_*`` key of ``config`` is not
         a setting of the installed version.
     """
-    app = session_app(
-        flask_session_store, shop, HYBRID_SESSION_MODE=mode, HYBRID_SESSION_REDIS=client, **config
-    )
+    if isinstance(redis_at, int):
+        config["HYBRID_SESSION_REDIS_URL"] = f"redis://127.0.0.1:{redis_at}/0"
+    else:
+        config["HYBRID_SESSION_REDIS"] = redis_at
+    app = session_app(flask_session_store, shop, HYBRID_SESSION_MODE=mode, **config)
     HybridSession(app)
+    backend = app.session_interface.backend  # type: ignore[attr-defined]
+    if isinstance(redis_at, int) and backend is not None:
+        count_trips_of(backend.client)
     return app
 
 
@@ -371,7 +382,7 @@ def variants(port: int) -> tuple[list[Variant], list[str]]:
             "jwt",
             "ours jwt",
             "mode jwt, revocation on, the view holding the sid (repeated requests)",
-            ours_app("jwt", c(port)),
+            ours_app("jwt", port),
             True,
         ),
         Variant(
@@ -379,20 +390,20 @@ def variants(port: int) -> tuple[list[Variant], list[str]]:
             "ours jwt, view off",
             "mode jwt, HYBRID_SESSION_REVOCATION_VIEW=False: every request checks, as the"
             " first request of a sid in a process does",
-            ours_app("jwt", c(port), HYBRID_SESSION_REVOCATION_VIEW=False),
+            ours_app("jwt", port, HYBRID_SESSION_REVOCATION_VIEW=False),
             True,
         ),
         Variant(
             "jwt-norev",
             "ours jwt, revocation off",
             "mode jwt, HYBRID_SESSION_REVOCATION=False",
-            ours_app("jwt", c(port), HYBRID_SESSION_REVOCATION=False),
+            ours_app("jwt", port, HYBRID_SESSION_REVOCATION=False),
             False,  # given a client, never uses it
         ),
     ]
     notes = []
     try:
-        nocache = ours_app("jwt", c(port), HYBRID_SESSION_TOKEN_CACHE=0)
+        nocache = ours_app("jwt", port, HYBRID_SESSION_TOKEN_CACHE=0)
     except ConfigurationError as exc:
         notes.append(f"skipped 'ours jwt, token cache off': {exc}")
     else:
@@ -406,19 +417,19 @@ def variants(port: int) -> tuple[list[Variant], list[str]]:
             )
         )
     found += [
-        Variant("server", "ours server", "mode server", ours_app("server", c(port)), True),
+        Variant("server", "ours server", "mode server", ours_app("server", port), True),
         Variant(
             "auto",
             "ours auto",
             "mode auto (the cart fits a token), the view holding the sid",
-            ours_app("auto", c(port)),
+            ours_app("auto", port),
             True,
         ),
         Variant(
             "auto-noview",
             "ours auto, view off",
             "mode auto, HYBRID_SESSION_REVOCATION_VIEW=False (a sid's first request)",
-            ours_app("auto", c(port), HYBRID_SESSION_REVOCATION_VIEW=False),
+            ours_app("auto", port, HYBRID_SESSION_REVOCATION_VIEW=False),
             True,
         ),
     ]

@@ -272,11 +272,18 @@ class User:
 
 
 def login_app(mode: str, client: redis.Redis, **config: t.Any) -> Flask:
-    """The shop (a 10-item cart) in ``mode``, plus ``POST /signin/<uid>`` (Flask-Login)."""
+    """The shop (a 10-item cart) in ``mode``, plus ``POST /signin/<uid>`` (Flask-Login).
+
+    ``mode`` "flask-session": the same on Flask-Session with Redis (B).
+    """
     import flask_login
 
     shop = peers.SHOP
-    app = peers.ours_app(mode, client, shop, PROPAGATE_EXCEPTIONS=True, **config)
+    if mode == "flask-session":
+        app = peers.flask_session_app(client, refresh=True, shop=shop)
+        app.config["PROPAGATE_EXCEPTIONS"] = True
+    else:
+        app = peers.ours_app(mode, client, shop, PROPAGATE_EXCEPTIONS=True, **config)
     manager = flask_login.LoginManager(app)
     manager.user_loader(User)
 
@@ -466,6 +473,46 @@ def per_item_memory(
     return result
 
 
+def copied_memory(
+    kind: str, client: redis.Redis, create: t.Callable[[int], None], plan: Plan, clock: Clock
+) -> dict[str, t.Any]:
+    """Flask-Session's figures, as :func:`per_item_memory` gives ours: ``plan.real``
+    made by ``create(i)``, then ``COPY``-ed (value and TTL) under new names of the
+    same length up to ``plan.total``. Its keys carry no hash tag to swap, and a
+    ``SET`` replayed is the same object ``COPY`` makes."""
+    before_keys = all_keys(client)
+    before = used_memory(client)
+    for i in range(plan.real):
+        if i % 100 == 0:
+            clock.check(f"(b) {kind}")
+        create(i)
+    after_real = used_memory(client)
+    new_keys = sorted(all_keys(client) - before_keys)
+    if not new_keys:
+        raise RuntimeError(f"{kind}: creating them left no key in Redis")
+    usage = memory_usage(client, new_keys)
+    copies = math.ceil(plan.total / plan.real) - 1
+    for copy in range(1, copies + 1):
+        if copy % 10 == 0:
+            clock.check(f"(b) copying {kind}")
+        pipe = client.pipeline(transaction=False)
+        for name in new_keys:
+            pipe.execute_command("COPY", name, name[:-8] + b"%08d" % copy)  # type: ignore[no-untyped-call]
+        if not all(pipe.execute()):
+            raise RuntimeError(f"{kind}: a COPY found its name taken")
+    count = plan.real * (copies + 1)
+    return {
+        "kind": kind,
+        "real": plan.real,
+        "keys_per_item": len(new_keys) / plan.real,
+        "real_used_memory_per_item": (after_real - before) / plan.real,
+        "memory_usage_per_item": sum(u or 0 for u in usage) / plan.real,
+        "replayed": True,
+        "count": count,
+        "used_memory_per_item": (used_memory(client) - before) / count,
+    }
+
+
 def memory(plan: Plan, port: int, clock: Clock) -> list[dict[str, t.Any]]:
     client = client_for(port)
     results = []
@@ -484,8 +531,21 @@ def memory(plan: Plan, port: int, clock: Clock) -> list[dict[str, t.Any]]:
 
         results.append(per_item_memory(kind, client, recorder, create, plan, clock))
 
+    def flask_session(kind: str, signin: bool) -> None:
+        client.flushall()
+        app = login_app("flask-session", client_for(port))
+        ok(app.test_client().post("/signin/warm-up" if signin else "/login").status_code, "warm")
+
+        def create(i: int) -> None:
+            path = f"/signin/user-{i:07d}" if signin else "/login"
+            ok(app.test_client().post(path).status_code, path)
+
+        results.append(copied_memory(kind, client, create, plan, clock))
+
     sessions("server session, guest (10-item cart)", "server", signin=False)
+    flask_session("B Flask-Session, guest (10-item cart)", signin=False)
     sessions("server session, Flask-Login user (10-item cart)", "server", signin=True)
+    flask_session("B Flask-Session, Flask-Login user (10-item cart)", signin=True)
     sessions("jwt session, Flask-Login user (cart in the token)", "jwt", signin=True)
 
     client.flushall()

@@ -50,6 +50,24 @@ class CountingPool(redis.ConnectionPool):
         return connection
 
 
+def count_trips_of(client: redis.Redis) -> None:
+    """Count the trips of a client the package built from a URL, as
+    :func:`counting_client` counts its own: the pool's connections from now
+    on (the revocation view's listener is not the pool's)."""
+    pool: t.Any = client.connection_pool
+    pool.disconnect()
+    pool.reset()
+    pool.connection_class = CountingConnection
+    make = pool.make_connection
+
+    def make_counted() -> t.Any:
+        connection = make()
+        connection.counted = True
+        return connection
+
+    pool.make_connection = make_counted
+
+
 def counting_client(port: int) -> redis.Redis:
     return redis.Redis(
         connection_pool=CountingPool(

@@ -83,6 +83,7 @@ class HybridSession:
                 wait_replicas=settings.wait_replicas,
                 # Well inside the socket timeout, so the WAIT reply comes in time.
                 wait_timeout_ms=max(int(settings.redis_timeout * 500), 1),
+                built_here=settings.redis_client is None,
             )
         engine = SessionEngine(settings, backend, keepalive)
         interface = HybridSessionInterface(engine)

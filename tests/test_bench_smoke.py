@@ -128,11 +128,17 @@ def test_scaling_smoke(tmp_path: Path) -> None:
         assert cells[f"{key}@30000"]["status"] == "measured"
         assert cells[f"{key}@30000"]["read"]["median_us"] > 0
     kinds = [entry["kind"] for entry in result["memory"]]
-    assert len(kinds) == 4
+    assert len(kinds) == 6
     assert any(kind.startswith("revocation mark") for kind in kinds)
+    peers = [entry for entry in result["memory"] if entry["kind"].startswith("B Flask-Session")]
+    assert len(peers) == 2
     for entry in result["memory"]:
         assert entry["memory_usage_per_item"] > 0
-        assert entry["replay_check"]["missing"] == 0
+        if entry in peers:
+            assert entry["count"] == result["meta"]["plan"]["total"]
+            assert entry["used_memory_per_item"] > 0
+        else:
+            assert entry["replay_check"]["missing"] == 0
     users = {entry["mode"]: entry for entry in result["user_operations"]}
     assert set(users) == {"jwt", "server"}
     for entry in users.values():

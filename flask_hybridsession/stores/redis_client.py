@@ -16,6 +16,7 @@ from redis.exceptions import RedisClusterException
 from ..keys import KeyNames
 from . import scripts
 from . import view
+from .redis_wire import send_one
 from .replication import Replication
 
 logger = logging.getLogger("flask_hybridsession")
@@ -60,6 +61,7 @@ class RedisBackend:
         *,
         wait_replicas: int | t.Literal["auto"] = 0,
         wait_timeout_ms: int = 500,
+        built_here: bool = False,
     ) -> None:
         self.client = client
         self.names = names
@@ -67,6 +69,10 @@ class RedisBackend:
         #: A single op goes without a pipeline (not on a cluster, whose
         #: pipeline is what routes a script call by its keys).
         self._direct = not isinstance(client, RedisCluster)
+        #: A client we built sends a single op without ``execute_command``
+        #: (:mod:`.redis_wire`); a client the app hands in is used only
+        #: through its public API, so its instrumentation sees every call.
+        self._lean = self._direct and built_here and getattr(client, "connection", None) is None
 
     @property
     def single_slot(self) -> bool:
@@ -135,7 +141,9 @@ class RedisBackend:
         )
         wait = bool(wanted)
         if len(ops) == 1 and self._direct and not wait:
-            return [self._send_one(ops[0], nonces[0])]
+            if self._lean:
+                return [send_one(self.client, _evalsha(ops[0], nonces[0]))]
+            return [self._execute_one(ops[0], nonces[0])]
         replies = self._pipeline(ops, nonces, wanted)
         if len(replies) != len(ops) + wait:
             self._out_of_step()
@@ -194,7 +202,7 @@ class RedisBackend:
         if isinstance(acked, int):
             self.replication.acked(acked, wanted, revoking)
 
-    def _send_one(self, op: Op, nonce: bytes) -> t.Any:
+    def _execute_one(self, op: Op, nonce: bytes) -> t.Any:
         # One command needs no pipeline: the same single round trip, without
         # building and unpacking a pipeline's command stack.
         try:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import base64
 import collections.abc as cabc
 import functools
+import hmac
+import json
 import logging
 import os
 import pathlib
@@ -25,6 +27,7 @@ import pytest
 import redis
 from flask import Flask
 
+from flask_hybridsession.crypto import field_name
 from flask_hybridsession.testing import redis_keys
 
 from ..conftest import SECRET
@@ -447,6 +450,42 @@ def test_hs38_a_sealed_but_unparsable_redis_entry_opens_a_fresh_session(
 ) -> None:
     """Data that decrypts (sealed with the app's own key) but does not parse."""
     assert_corrupted_entry_opens_fresh(make_sec_app, mode, rdb, corrupt)
+
+
+def _salt(rdb: redis.Redis, app: Flask, sid: str) -> bytes:
+    """The field-name salt in the sealed metadata of ``sid``'s hash."""
+    sealed = t.cast(bytes, rdb.hget(redis_keys(app, sid).session, "m"))
+    plaintext, _ = ring().open(sid, b"meta", sealed)
+    return base64.b64decode(json.loads(plaintext)["s"][" b"])  # Flask's tag of bytes
+
+
+def _named(rdb: redis.Redis, app: Flask, sid: str) -> dict[str, bytes]:
+    """Each session key of ``sid``'s hash (read from inside its sealed field) and its field."""
+    named = {}
+    for field, blob in data_fields(rdb, app, sid).items():
+        plaintext, _ = ring().open(sid, b"field|" + field, blob)
+        named[plaintext[2 : 2 + int.from_bytes(plaintext[:2], "big")].decode()] = field
+    return named
+
+
+@pytest.mark.parametrize("mode", ["server", "auto"])
+def test_hs37_field_names_are_hmacs_under_the_sessions_own_salt(
+    make_sec_app: AppFactory, mode: str, rdb: redis.Redis
+) -> None:
+    app = make_sec_app(mode)
+    held = server_session(app, mode)
+    other = server_session(app, mode)
+    salt = _salt(rdb, app, held.sid)
+    assert len(salt) == 16
+    assert salt != _salt(rdb, app, other.sid)
+    named = _named(rdb, app, held.sid)
+    assert set(named) == {"k"} | ({"big"} if mode == "auto" else set())
+    assert all(field == field_name(salt, name) for name, field in named.items())
+    assert all(
+        field == hmac.digest(salt, name.encode(), "sha256")[:16] for name, field in named.items()
+    )
+    # The same key in another session has another name: Redis cannot join them.
+    assert named["k"] != _named(rdb, app, other.sid)["k"]
 
 
 # HS-39: every key has a TTL.
